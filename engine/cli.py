@@ -66,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except BeamsyncError as exc:
         print(f"beamsync: error: {exc}", file=sys.stderr)
+        if getattr(exc, "hint", None):
+            print(exc.hint, file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

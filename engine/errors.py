@@ -13,3 +13,8 @@ class BeamsyncError(Exception):
     """An error caused by the user's input or environment, with a message that says what and where."""
 
     exit_code = 2
+
+    def __init__(self, message: str = "", *, hint: str | None = None) -> None:
+        super().__init__(message)
+        #: Extra lines printed after the one-line message (e.g. the list of devices).
+        self.hint = hint
