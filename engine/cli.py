@@ -21,6 +21,7 @@ COMMAND_MODULES = [
     "engine.audio.commands",  # devices
     "engine.run",  # run
     "engine.bench",  # bench
+    "engine.analysis.commands",  # analyze
 ]
 
 

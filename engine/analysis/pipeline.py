@@ -1,0 +1,83 @@
+"""The list of analysers for one input stream, shared by ``beamsync analyze`` and the live engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from engine.analysis.beats import BeatAnalyser
+from engine.analysis.frontend import FrontEnd
+from engine.analysis.onsets import LevelMeter, OnsetDetector
+from engine.analysis.tracker import TrackerOptions
+from engine.audio.block import AudioBlock
+from engine.features import FeatureEvent
+
+
+class Analyser(Protocol):
+    """What every analyser is: causal, stateful, fed consecutive blocks of one stream."""
+
+    def process(self, block: AudioBlock) -> list[FeatureEvent]:
+        """Events decided by this block (times are input stream frames)."""
+        ...
+
+    def reset(self) -> None:
+        """Forget the stream."""
+        ...
+
+
+@dataclass(slots=True)
+class AnalysisOptions:
+    """Which analysers run and how (the live engine and ``analyze`` build them from this)."""
+
+    beats: bool = True
+    onsets: bool = True
+    levels: bool = True
+    notes: bool = False
+    predict: bool = True
+    #: seconds before a predicted beat at which its event is emitted (None: 1.5 beat frames)
+    fire_ahead: float | None = None
+    beat_model: Path | None = None
+    keep_activations: bool = False
+
+
+def build_analysers(frontend: FrontEnd, options: AnalysisOptions | None = None) -> list[Analyser]:
+    """The analysers for one stream, all sharing ``frontend``, in the order they should run."""
+    o = options or AnalysisOptions()
+    out: list[Analyser] = []
+    if o.beats:
+        fire = None if o.fire_ahead is None else o.fire_ahead * frontend.sample_rate
+        out.append(BeatAnalyser(frontend, TrackerOptions(predict=o.predict), model_path=o.beat_model,
+                                fire_ahead=fire, keep_activations=o.keep_activations))
+    if o.onsets:
+        out.append(OnsetDetector(frontend))
+    if o.levels:
+        out.append(LevelMeter(frontend))
+    return out
+
+
+class AnalysisPipeline:
+    """A front end and its analysers: ``process(block)`` returns every analyser's events."""
+
+    def __init__(self, sample_rate: int, options: AnalysisOptions | None = None) -> None:
+        self.options = options or AnalysisOptions()
+        self.frontend = FrontEnd(sample_rate)
+        self.analysers = build_analysers(self.frontend, self.options)
+
+    def process(self, block: AudioBlock) -> list[FeatureEvent]:
+        """Run every analyser on ``block`` (the front end computes its frames once)."""
+        events: list[FeatureEvent] = []
+        for analyser in self.analysers:
+            events.extend(analyser.process(block))
+        return events
+
+    def reset(self) -> None:
+        """Start a new stream."""
+        self.frontend.reset()
+        for analyser in self.analysers:
+            analyser.reset()
+
+    @property
+    def beats(self) -> BeatAnalyser | None:
+        """The beat analyser (for the beat clock and manual overrides), if running."""
+        return next((a for a in self.analysers if isinstance(a, BeatAnalyser)), None)

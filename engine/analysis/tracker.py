@@ -1,0 +1,347 @@
+"""Causal beat, downbeat and tempo tracker on beat/downbeat activations, with beat prediction.
+
+Two layers:
+
+1. **A bar-pointer HMM, forward pass only** (causal). A state is (meter and beat in bar, beat
+   interval ``T`` in frames, position ``p`` frames since the beat). Each frame the position
+   advances; at the end of a beat the interval may change (probability
+   ``exp(-lambda |T'/T - 1|)``: small tempo drifts are cheap, octave jumps practically
+   impossible, which is the octave-error resistance once locked) and the beat in bar advances
+   (3/4 and 4/4 bars, meter switches at bar ends with a small probability). Observations are the
+   CRNN's beat and downbeat probabilities in the first ``1/observation_lambda`` of a beat and
+   "no beat" elsewhere. A tiny share of the tempo prior (log-normal around 120 BPM) is mixed in
+   every frame, so a tempo change far from the current one can take over within a few beats.
+   Where activations carry no information (a breakdown), all hypotheses are scaled alike and
+   the tempo and phase are held.
+2. **A beat clock** (a phase-locked line through the recent beats): every beat the HMM passes
+   is refined to sub-frame time at the activation peak and fitted with the beats before it
+   that agree with the HMM tempo; its period and phase give the predicted next beats. Beats
+   are *fired* ahead of time from that prediction (``predict=True``), so a light can land on
+   the beat although the model sees 32 ms into the past only; with ``predict=False`` they fire
+   when the HMM confirms them.
+
+Manual override (tap, nudge, resync-to-downbeat, manual mode) acts on both layers.
+All times given to and returned by the public methods are input stream frames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.features import FeatureEvent
+
+AUTO, MANUAL = "auto", "manual"
+
+
+@dataclass(frozen=True, slots=True)
+class BeatClock:
+    """The tracker's beat clock at one moment, for the live engine to fill the show's inputs.
+
+    ``frame``: the input frame this describes; ``beat_phase`` and ``bar_phase`` in [0, 1)
+    (0 on the beat / downbeat); ``beat_in_bar`` 1..``beats_per_bar`` for the beat that began
+    the current phase (1 = downbeat); ``next_beats``: input frames of the next predicted beats.
+    """
+
+    frame: int
+    bpm: float
+    beat_phase: float
+    bar_phase: float
+    beat_in_bar: int
+    beats_per_bar: int
+    confidence: float
+    next_beats: tuple[int, ...]
+    locked: bool
+    mode: str
+
+
+@dataclass(slots=True)
+class TrackerOptions:
+    """Tuning of :class:`BeatTracker` (defaults are general-purpose, not fitted to any data set)."""
+
+    fps: float = 50.0
+    min_bpm: float = 55.0
+    max_bpm: float = 215.0
+    meters: tuple[int, ...] = (3, 4)
+    transition_lambda: float = 100.0
+    observation_lambda: float = 16.0
+    meter_switch: float = 1e-3
+    prior_bpm: float = 120.0
+    prior_octaves: float = 0.7
+    reinject: float = 1e-5
+    min_confidence: float = 0.25
+    predict: bool = True
+    tempo_every: float = 1.0  # seconds between tempo events
+
+
+class BeatTracker:
+    """Frame-by-frame tracker: ``step(index, beat, downbeat, now)`` returns the beat/tempo events.
+
+    ``frame_time(index)`` maps a (fractional) activation frame to an input stream frame;
+    ``hop`` is input frames per activation frame. ``fire_ahead`` (input frames) is how long
+    before a predicted beat the event is emitted: at least the time until the next activation
+    frame, plus any output latency the consumer wants to compensate.
+    """
+
+    def __init__(self, hop: float, origin: int = 0, options: TrackerOptions | None = None,
+                 fire_ahead: float | None = None) -> None:
+        self.opt = options or TrackerOptions()
+        self.hop = float(hop)
+        self.origin = int(origin)
+        self.fire_ahead = float(fire_ahead) if fire_ahead is not None else 1.5 * self.hop
+        o = self.opt
+        lo = int(np.floor(60.0 * o.fps / o.max_bpm))
+        hi = int(np.ceil(60.0 * o.fps / o.min_bpm))
+        self.intervals = np.arange(lo, hi + 1)
+        n_t, p_max = len(self.intervals), hi
+        pos = np.arange(p_max)
+        self._valid = (pos[None, :] < self.intervals[:, None]).astype(np.float64)
+        self._region = pos[None, :] < self.intervals[:, None] / o.observation_lambda
+        self._last = self.intervals - 1
+        self._tidx = np.arange(n_t)
+        # slots: one per (meter, beat in bar)
+        self.slot_meter = np.array([m for m in o.meters for _ in range(m)])
+        self.slot_beat = np.array([k for m in o.meters for k in range(m)])
+        n_s = len(self.slot_meter)
+        first = {m: int(np.flatnonzero(self.slot_meter == m)[0]) for m in o.meters}
+        slot_trans = np.zeros((n_s, n_s))
+        for s in range(n_s):
+            m, k = self.slot_meter[s], self.slot_beat[s]
+            if k < m - 1:
+                slot_trans[s, s + 1] = 1.0
+            else:  # bar end: next downbeat, maybe in another meter
+                for m2 in o.meters:
+                    slot_trans[s, first[m2]] = (1.0 - o.meter_switch) if m2 == m else o.meter_switch / max(1, len(o.meters) - 1)
+        self._slot_trans_t = slot_trans.T.copy()
+        self._is_down = (self.slot_beat == 0)[:, None, None]
+        ratio = self.intervals[None, :] / self.intervals[:, None]
+        trans = np.exp(-o.transition_lambda * np.abs(ratio - 1.0))
+        trans[trans < 1e-12] = 0.0
+        self._tempo_trans = trans / trans.sum(1, keepdims=True)
+        bpm = 60.0 * o.fps / self.intervals
+        w = np.exp(-0.5 * (np.log2(bpm / o.prior_bpm) / o.prior_octaves) ** 2)
+        prior = np.broadcast_to(w[None, :, None] / self.intervals[None, :, None], (n_s, n_t, p_max)) * self._valid[None]
+        self._prior = prior / prior.sum()
+        self._alpha = np.empty_like(self._prior)
+        self.reset()
+
+    # ------------------------------------------------------------------ state
+    def reset(self) -> None:
+        """Forget everything except options: no tempo, no phase, automatic mode."""
+        self._alpha[...] = self._prior
+        self._index = -1
+        self._act = np.zeros(16)  # recent beat+downbeat activations, ring by frame index
+        self._last_recorded = -1e9
+        self._run: list[float] = []
+        self.period: float | None = None  # activation frames per beat
+        self.anchor: float | None = None  # activation frame of the last beat
+        self.anchor_beat = 0  # beat in bar of the anchor, 0-based
+        self.meter = 4
+        self._conc = 0.0
+        self._evidence = 0.0
+        self.confidence = 0.0
+        self._acquired = False  # three consistent beats seen: firing may start
+        self._last_fired = -1e18  # input frames
+        self._last_tempo_event = -1e18
+        self._user_offset = 0.0  # input frames, from nudge()
+        self.mode = AUTO
+        self._taps: list[float] = []
+
+    def _to_frames(self, index: float) -> float:
+        return self.origin + index * self.hop + self._user_offset
+
+    def _to_index(self, frame: float) -> float:
+        return (frame - self.origin - self._user_offset) / self.hop
+
+    # ------------------------------------------------------------------ HMM
+    def _forward(self, beat: float, down: float) -> tuple[int, int, int]:
+        a = self._alpha
+        end = a[:, self._tidx, self._last]  # mass finishing a beat, (slots, tempi)
+        a[:, :, 1:] = a[:, :, :-1]
+        a *= self._valid
+        a[:, :, 0] = self._slot_trans_t @ (end @ self._tempo_trans)
+        beat = min(max(beat, 1e-4), 1.0)
+        down = min(max(down, 1e-4), 1.0)
+        none = max(1.0 - beat - down, 1e-4) / (self.opt.observation_lambda - 1.0)
+        on_beat = np.where(self._is_down, down, beat)  # (slots, 1, 1)
+        a *= none + self._region[None] * (on_beat - none)
+        a /= a.sum()
+        if self.opt.reinject:
+            a += self.opt.reinject * self._prior
+            a /= 1.0 + self.opt.reinject
+        s, t, p = np.unravel_index(int(np.argmax(a)), a.shape)
+        # concentration: mass within ±1 tempo step and ±2 frames of phase (any beat in bar)
+        marg = a.sum(0)
+        self._conc = float(marg[max(t - 1, 0) : t + 2, max(p - 2, 0) : p + 3].sum())
+        return int(s), int(t), int(p)
+
+    # ------------------------------------------------------------------ public
+    def step(self, index: int, beat: float, downbeat: float, now: int) -> list[FeatureEvent]:
+        """Advance to activation frame ``index`` (consecutive); ``now`` is the stream frame
+        at which this runs (the end of the audio seen so far). Returns beat and tempo events."""
+        events: list[FeatureEvent] = []
+        self._index = index
+        self._act[index % len(self._act)] = beat + downbeat
+        s, t, p = self._forward(beat, downbeat)
+        interval = int(self.intervals[t])
+        meter = int(self.slot_meter[s])
+        k = int(self.slot_beat[s])
+        # A beat the HMM has passed (one frame ago or more), not recorded yet.
+        cand = index - p
+        if p >= 1 and cand > self._last_recorded + 0.5 * interval:
+            self._record(self._refine(cand, index), k, meter, interval)
+            if not self.opt.predict and self.locked and self.mode == AUTO:
+                events.append(self._beat_event(self._to_frames(self.anchor), now, self.anchor_beat, False))
+        if self.opt.predict or self.mode == MANUAL:
+            events.extend(self._fire(now))
+        if now - self._last_tempo_event >= self.opt.tempo_every * self.opt.fps * self.hop and self.period:
+            self._last_tempo_event = now
+            events.append(FeatureEvent("tempo", int(now), int(now), self.bpm,
+                                       {"bpm": self.bpm, "confidence": self.confidence, "beats_per_bar": self.meter}))
+        return events
+
+    @property
+    def locked(self) -> bool:
+        """Beats are being published: manual mode, or three consistent beats seen and confident."""
+        return self.mode == MANUAL or (self._acquired and self.confidence >= self.opt.min_confidence)
+
+    @property
+    def bpm(self) -> float:
+        """Current tempo in beats per minute (0 before the first beat)."""
+        return 60.0 * self.opt.fps / self.period if self.period else 0.0
+
+    def clock(self, now: int) -> BeatClock:
+        """The beat clock at stream frame ``now`` (extrapolated from the last beat)."""
+        if not self.period or self.anchor is None:
+            return BeatClock(int(now), 0.0, 0.0, 0.0, 1, self.meter, 0.0, (), False, self.mode)
+        x = (self._to_index(now) - self.anchor) / self.period
+        n = int(np.floor(x))
+        beat_in_bar = (self.anchor_beat + n) % self.meter
+        phase = x - n
+        nxt = tuple(int(round(self._to_frames(self.anchor + (n + j) * self.period))) for j in range(1, 5))
+        return BeatClock(int(now), self.bpm, float(phase), float((beat_in_bar + phase) / self.meter),
+                         beat_in_bar + 1, self.meter, self.confidence, nxt,
+                         self.locked, self.mode)
+
+    # ------------------------------------------------------------------ beats
+    def _refine(self, cand: int, index: int) -> float:
+        """Sub-frame beat time: the activation peak within ±2 frames (not beyond ``index``)."""
+        lo, hi = max(cand - 2, index - len(self._act) + 1, 0), min(cand + 2, index)
+        frames = np.arange(lo, hi + 1)
+        vals = self._act[frames % len(self._act)]
+        j = int(np.argmax(vals))
+        peak = frames[j]
+        if vals[j] < 0.05 or j == 0 or j == len(vals) - 1:
+            return float(cand if vals[j] < 0.05 else peak)
+        a, b, c = vals[j - 1], vals[j], vals[j + 1]
+        den = a - 2 * b + c
+        return float(peak + (0.5 * (a - c) / den if den < 0 else 0.0))
+
+    def _record(self, t: float, k: int, meter: int, interval: int) -> None:
+        peak = float(self._act[[(int(round(t)) + d) % len(self._act) for d in (-1, 0, 1)]].max())
+        self._evidence = 0.6 * self._evidence + 0.4 * peak
+        self.confidence = float(np.sqrt(self._conc) * min(1.0, self._evidence / 0.3))
+        self._last_recorded = int(round(t))
+        if self.mode == MANUAL:
+            return
+        if self._run and abs((t - self._run[-1]) - interval) <= 0.15 * interval:
+            self._run.append(t)
+            self._run = self._run[-8:]
+        else:
+            self._run = [t]
+        n = len(self._run)
+        if n >= 3:
+            x = np.arange(n, dtype=np.float64)
+            slope, icpt = np.polyfit(x, np.asarray(self._run), 1)
+            period = float(np.clip(slope, 0.92 * interval, 1.08 * interval))
+            anchor = 0.5 * t + 0.5 * (icpt + slope * (n - 1))
+        else:
+            period, anchor = float(interval), t
+        self.period, self.anchor, self.anchor_beat, self.meter = period, anchor, k, meter
+        self._acquired = self._acquired or n >= 3
+
+    def _beat_event(self, time: float, now: int, beat0: int, predicted: bool) -> FeatureEvent:
+        return FeatureEvent("beat", int(round(time)), int(now), 1.0, {
+            "position": beat0 % self.meter + 1, "beats_per_bar": self.meter, "bpm": self.bpm,
+            "confidence": self.confidence, "predicted": predicted,
+        })
+
+    def _fire(self, now: int) -> list[FeatureEvent]:
+        if not self.period or self.anchor is None:
+            return []
+        if self.mode == AUTO and not self.locked:
+            return []
+        period_frames = self.period * self.hop
+        out = []
+        # first candidate after the last fired beat (no walking over a long manual grid)
+        n = max(1, int(np.floor((self._to_index(self._last_fired) - self.anchor) / self.period)))
+        while True:
+            t = self._to_frames(self.anchor + n * self.period)
+            if t <= self._last_fired + 0.5 * period_frames:
+                n += 1
+                continue
+            if t - now > self.fire_ahead:
+                break
+            self._last_fired = t
+            if t >= now - 0.25 * period_frames:  # a beat found too late is skipped, not fired late
+                out.append(self._beat_event(max(t, float(now)), now, self.anchor_beat + n, True))
+            n += 1
+        return out
+
+    # ------------------------------------------------------------------ manual override
+    def tap(self, frame: int) -> None:
+        """A tap on the beat at stream ``frame``. Two or more taps (gaps < 2 s) set the tempo and
+        phase; in auto mode they also re-seed the HMM there, in manual mode they define the grid."""
+        f = self._to_index(frame)
+        if self._taps and (f - self._taps[-1]) > 2.0 * self.opt.fps:
+            self._taps = []
+        self._taps = (self._taps + [f])[-8:]
+        if len(self._taps) < 2:
+            return
+        period = float(np.median(np.diff(self._taps)))
+        if self.period and self.anchor is not None:
+            n = round((f - self.anchor) / self.period)
+            self.anchor_beat = (self.anchor_beat + n) % self.meter
+        self.period, self.anchor = period, f
+        self._run = [f]
+        self._last_fired = max(self._last_fired, self._to_frames(f))
+        self.confidence = max(self.confidence, self.opt.min_confidence)
+        self._acquired = True
+        if self.mode == AUTO:
+            self._seed(period, f)
+
+    def _seed(self, period: float, beat_at: float) -> None:
+        """Concentrate the HMM on one tempo and phase (kept the slot beliefs)."""
+        t_idx = int(np.argmin(np.abs(self.intervals - period)))
+        slot_w = self._alpha.sum((1, 2))
+        seed = np.zeros_like(self._alpha)
+        for dt, w in ((-1, 0.25), (0, 0.5), (1, 0.25)):
+            ti = t_idx + dt
+            if 0 <= ti < len(self.intervals):
+                p = int(round(self._index - beat_at)) % int(self.intervals[ti])
+                seed[:, ti, p] = w * slot_w
+        self._alpha[...] = 0.1 * self._alpha + 0.9 * seed / seed.sum()
+
+    def nudge(self, frames: float) -> None:
+        """Shift the beat grid by ``frames`` input frames (positive = later)."""
+        self._user_offset += frames
+        self._last_fired += min(frames, 0.0)
+
+    def resync(self, frame: int) -> None:
+        """Declare that the beat nearest stream ``frame`` is a downbeat."""
+        if not self.period or self.anchor is None:
+            return
+        n = round((self._to_index(frame) - self.anchor) / self.period)
+        shift = (-(self.anchor_beat + n)) % self.meter
+        self.anchor_beat = (self.anchor_beat + shift) % self.meter
+        idx = np.flatnonzero(self.slot_meter == self.meter)  # rotate the HMM's bar positions alike
+        self._alpha[idx] = np.roll(self._alpha[idx], shift, axis=0)
+
+    def set_mode(self, mode: str) -> None:
+        """``"manual"`` holds the current (or tapped) grid and ignores the audio; ``"auto"`` follows it."""
+        if mode not in (AUTO, MANUAL):
+            raise ValueError(f"unknown tracker mode {mode!r} (auto or manual)")
+        if mode == AUTO and self.mode == MANUAL and self.period:
+            self._seed(self.period, self.anchor if self.anchor is not None else float(self._index))
+        self.mode = mode
