@@ -1,0 +1,1048 @@
+"""Running a show: one evaluation per show frame, vectorized over fixtures.
+
+:class:`ShowRuntime` turns a linked :class:`~engine.show.loader.Show` into attribute values
+and DMX. Each call of :meth:`ShowRuntime.tick` is one show frame (fixed step: the caller
+decides the frame times, so replays are deterministic). The stage order of a frame:
+
+1. **swap**: a show handed to :meth:`ShowRuntime.swap` (hot reload) replaces the running one
+   here, at the frame boundary; tempo, beat count, counters, palette positions, the looks on
+   the layers and operator states carry over by name.
+2. **clock and events**, per *timing domain*: fixtures whose outputs share a latency form one
+   domain, evaluated at its *presentation time* ``frame time + lead`` (lead = the output's
+   ``latency_ms`` + ``settings.latency_ms``). A beat predicted by the beat clock fires in the
+   domain's frame nearest to ``beat time - lead``, so light lands on the beat. Other events
+   (onsets, notes, sections, buttons) fire when their time is reached.
+3. **signals** in dependency order (operators keep their state per domain).
+4. **rules** in file order; a rule that raises is marked faulty, reported in
+   :attr:`ShowRuntime.faults`, and skipped; the frame still goes out.
+5. **layers**, bottom first: each evaluates its look (cross-fading during a transition) into
+   a scratch :class:`~engine.fixtures.attributes.AttributeFrame` and blends onto the frame.
+6. **render**: master and blackout, then the fixture renderer writes the DMX frame.
+
+NaN means "not set" throughout (as in the attribute frame): an absent feature reads NaN, so
+whatever it drives stays unset and a rule on it stays idle.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from engine.fixtures.attributes import SCALAR_ATTRIBUTES, AttributeFrame, hsv_to_linear
+from engine.output.frame import DmxFrame
+from engine.show import inputs as I
+from engine.show.expr import NAN, CompiledExpr, Env, hash01, _truthy
+from engine.show.loader import Show
+from engine.show.model import Action, Colour, Duration, ExprRef, Part
+
+_DISCRETE = ("gobo", "wheel")
+
+
+def _expr(ref: ExprRef | None) -> CompiledExpr | None:
+    return None if ref is None else ref.compiled
+
+
+def _truth(v: Any) -> bool:
+    return bool(np.any(_truthy(v))) if isinstance(v, np.ndarray) else bool(_truthy(v))
+
+
+# ---------------------------------------------------------------------------------------------
+# Compiled program (immutable per show)
+
+
+@dataclass
+class _Group:
+    """Index data for one group: fixture indices (a slice when contiguous), cells."""
+
+    name: str
+    idx: Any  # slice or int array
+    indices: np.ndarray
+    cells: np.ndarray
+    cell_pos: np.ndarray  # 0..1 across all cells of the group
+    cell_local: np.ndarray  # 0..1 inside each fixture
+    cell_owner: np.ndarray  # index into the group's fixtures for each cell
+    cell_global: np.ndarray
+
+
+def _as_index(ix: np.ndarray) -> Any:
+    if len(ix) and np.all(np.diff(ix) == 1):
+        return slice(int(ix[0]), int(ix[-1]) + 1)
+    return ix
+
+
+@dataclass
+class _Part:
+    part: Part
+    group: _Group
+    attrs: list[tuple[str, CompiledExpr]]
+    key: tuple[str, int]
+
+
+@dataclass
+class _Rule:
+    key: str
+    when: CompiledExpr
+    every: int
+    actions: list[Action]
+    is_event: bool
+    trigger_name: str | None
+
+
+@dataclass
+class _Signal:
+    name: str
+    kind: str
+    params: dict[str, Any]
+    is_event_trigger: bool
+    trigger_name: str | None
+
+
+def _bare_event(ref: ExprRef | None, event_names: set[str]) -> str | None:
+    """The event name when an expression is just one event (``onset.kick``), else None."""
+    if ref is None or ref.tree is None or ref.tree.kind != "name":
+        return None
+    return ref.tree.value if (I.is_event_name(ref.tree.value) or ref.tree.value in event_names) else None
+
+
+def _reads_event(ref: ExprRef | None, event_names: set[str]) -> bool:
+    c = _expr(ref)
+    if c is None:
+        return False
+    return any(I.is_event_name(n) or n in event_names for n in c.names)
+
+
+class Program:
+    """Everything derived from one :class:`Show` that does not change while it runs."""
+
+    def __init__(self, show: Show) -> None:
+        self.show = show
+        m = show.model
+        self.settings = m.settings
+        patch = show.patch
+        self.n = patch.n_fixtures
+        self.groups: dict[str, _Group] = {}
+        self.palettes = {name: np.array([c.rgb for c in cols], dtype=np.float64) for name, cols in m.palettes.items()}
+        events = show.event_names
+        self.signals = []
+        for name in show.signal_order:
+            sig = m.signals[name]
+            trig = sig.params.get(sig.kind) if sig.kind in ("envelope", "quantize", "counter") else None
+            self.signals.append(_Signal(name, sig.kind, sig.params, _reads_event(trig, events), _bare_event(trig, events)))
+        self.rules = []
+        for i, r in enumerate(m.rules):
+            if not r.enabled or r.when.compiled is None:
+                continue
+            self.rules.append(_Rule(r.name or f"rules[{i}]", r.when.compiled, r.every, r.do,
+                                    _reads_event(r.when, events), _bare_event(r.when, events)))
+        self.looks: dict[str, list[_Part]] = {}
+        for lname, look in m.looks.items():
+            parts = []
+            for j, p in enumerate(look.parts):
+                g = self.group(p.group)
+                attrs = [(k, v.compiled) for k, v in p.attributes.items() if v.compiled is not None]
+                parts.append(_Part(p, g, attrs, (lname, j)))
+            self.looks[lname] = parts
+        order = sorted(range(len(m.layers)), key=lambda i: (m.layers[i].priority if m.layers[i].priority is not None else i, i))
+        self.layers = [m.layers[i] for i in order]
+        self.first_layer = m.layers[0].name if m.layers else None
+        self.cues = list(m.cues)
+        self.event_names_used = sorted({n for n in I.EVENT_FEATURES} | {n for n in events})
+
+    def group(self, name: str) -> _Group:
+        g = self.groups.get(name)
+        if g is not None:
+            return g
+        patch = self.show.patch
+        ix = np.arange(self.n, dtype=np.int64) if name == "all" else np.asarray(patch.group(name), dtype=np.int64)
+        offs = patch.cell_offsets
+        cells, owner, local = [], [], []
+        for k, f in enumerate(ix):
+            a, b = int(offs[f]), int(offs[f + 1])
+            if b > a:
+                cells.append(np.arange(a, b))
+                owner.append(np.full(b - a, k))
+                local.append(np.arange(b - a) / max(1, b - a - 1) if b - a > 1 else np.zeros(1))
+        cells_a = np.concatenate(cells) if cells else np.zeros(0, dtype=np.int64)
+        m = len(cells_a)
+        g = _Group(
+            name, _as_index(ix), ix, cells_a,
+            np.arange(m) / max(1, m - 1) if m > 1 else np.zeros(m),
+            np.concatenate(local) if local else np.zeros(0),
+            np.concatenate(owner).astype(np.int64) if owner else np.zeros(0, dtype=np.int64),
+            cells_a.astype(np.float64),
+        )
+        self.groups[name] = g
+        return g
+
+
+# ---------------------------------------------------------------------------------------------
+# Running state (per timing domain; carried across reloads by name)
+
+
+@dataclass
+class _LayerState:
+    look: str | None
+    prev_look: str | None = None
+    t0: float = -math.inf
+    dur: float = 0.0
+    revert_at: float | None = None
+    revert_look: str | None = None
+    revert_dur: float = 0.0
+    fade_from: float = 1.0
+    fade_to: float = 1.0
+    fade_t0: float = -math.inf
+    fade_dur: float = 0.0
+
+    def opacity(self, t: float) -> float:
+        if self.fade_dur <= 0 or t >= self.fade_t0 + self.fade_dur:
+            return self.fade_to
+        p = max(0.0, (t - self.fade_t0) / self.fade_dur)
+        return self.fade_from + (self.fade_to - self.fade_from) * p
+
+    def set_look(self, look: str, t: float, dur: float) -> None:
+        if look == self.look and t >= self.t0 + self.dur:
+            return
+        self.prev_look, self.look, self.t0, self.dur = self.look, look, t, dur
+
+
+@dataclass
+class _RuleState:
+    prev: bool = False
+    count: int = 0
+
+
+@dataclass
+class _PaletteState:
+    index: int = 0
+
+
+@dataclass
+class _SignalState:
+    kind: str
+    value: float = NAN
+    aux: float = 0.0
+    t_trigger: float = -math.inf
+    armed: bool = False
+    prev: bool = False
+    count: int = 0
+    grid: float = NAN
+
+
+class _Domain:
+    """The running state of one timing domain (fixtures sharing one latency lead)."""
+
+    def __init__(self, lead: float, mask: np.ndarray) -> None:
+        self.lead = lead
+        self.mask = mask
+        self.values: dict[str, float] = {}
+        self.envs: dict[str, Env] = {}
+        self.scalar = Env()
+        self.scalar.values = self.values
+        self.pending: list[tuple[float, tuple[str, ...], dict[str, Any]]] = []
+        self.fired: list[str] = []
+        self.last_time: dict[str, float] = {}
+        self.beat_count = 0
+        self.bar_count = 0
+        self.beat_time: float | None = None
+        self.beat_in_bar = 1
+        self.beat_period = 0.5
+        self.t_prev: float | None = None
+        self.signals: dict[str, _SignalState] = {}
+        self.rules: dict[str, _RuleState] = {}
+        self.palettes: dict[str, _PaletteState] = {}
+        self.layers: dict[str, _LayerState] = {}
+        self.parts: dict[tuple[str, int], float] = {}
+        self.cue_index = -1
+        self.blackout = False
+        self.master = (1.0, 1.0, -math.inf, 0.0)  # from, to, t0, dur
+
+    def master_at(self, t: float) -> float:
+        a, b, t0, dur = self.master
+        if dur <= 0 or t >= t0 + dur:
+            return b
+        return a + (b - a) * max(0.0, (t - t0) / dur)
+
+
+@dataclass
+class Fault:
+    """A rule, signal or look part that raised: what, the error, when first and how often."""
+
+    where: str
+    message: str
+    first_frame: int
+    count: int = 1
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class ShowRuntime:
+    """Evaluates a show once per :meth:`tick` and renders DMX with :meth:`render`.
+
+    ``renderer`` defaults to :class:`engine.fixtures.render.Renderer` for the show's patch.
+    :meth:`swap` installs another show at the next frame boundary (hot reload).
+    """
+
+    def __init__(self, show: Show, *, renderer: Any = None) -> None:
+        from engine.fixtures.render import Renderer
+
+        self._pending_show: Show | None = None
+        self.faults: dict[str, Fault] = {}
+        self.frames = 0
+        self.renderer = renderer if renderer is not None else Renderer(show.patch)
+        self._install(show, carry=None)
+
+    # --- installing and swapping -----------------------------------------------------------
+    def _install(self, show: Show, carry: list[_Domain] | None) -> None:
+        self.show = show
+        self.program = Program(show)
+        patch = show.patch
+        self.attrs = AttributeFrame.for_patch(patch)
+        self._scratch = [self.attrs.like() for _ in range(3)]
+        self._layer_frames: list[AttributeFrame] = []
+        if carry is None or getattr(self, "renderer", None) is None or self.renderer.patch is not patch:
+            if carry is not None:
+                from engine.fixtures.render import Renderer
+
+                self.renderer = Renderer(patch)
+        self.dmx = self.renderer.new_frame()
+        leads = np.round(np.asarray(show.fixture_leads, dtype=np.float64), 4)
+        distinct = sorted(set(leads.tolist())) or [round(show.settings.latency_ms / 1000.0, 4)]
+        domains = []
+        for lead in distinct:
+            mask = leads == lead
+            old = None
+            if carry:
+                old = next((d for d in carry if abs(d.lead - lead) < 1e-6), carry[0])
+            d = _Domain(lead, mask)
+            if old is not None:
+                self._carry(old, d)
+            domains.append(d)
+        self.domains = domains
+        self._domain_frames = [self.attrs.like() for _ in domains] if len(domains) > 1 else [self.attrs]
+        self.faults = {}
+        for d in self.domains:
+            self._init_domain(d)
+
+    def _carry(self, old: _Domain, new: _Domain) -> None:
+        # The beat clock, counters and positions survive a reload (the music did not stop).
+        for name in ("beat_count", "bar_count", "beat_time", "beat_in_bar", "beat_period", "t_prev",
+                     "cue_index", "blackout", "master", "last_time", "pending"):
+            setattr(new, name, getattr(old, name))
+        new.rules = old.rules
+        new.palettes = old.palettes
+        new.layers = old.layers
+        new.parts = old.parts
+        new.signals = old.signals
+
+    def _init_domain(self, d: _Domain) -> None:
+        p = self.program
+        m = self.show.model
+        # Keep state only where the name still means the same kind of thing.
+        d.signals = {s.name: d.signals[s.name] if s.name in d.signals and d.signals[s.name].kind == s.kind
+                     else _SignalState(s.kind) for s in p.signals}
+        d.rules = {r.key: d.rules.get(r.key, _RuleState()) for r in p.rules}
+        d.palettes = {name: d.palettes.get(name, _PaletteState()) for name in m.palettes}
+        for ps in d.palettes.values():
+            pass
+        layers = {}
+        for layer in p.layers:
+            st = d.layers.get(layer.name)
+            if st is None or (st.look is not None and st.look not in m.looks):
+                st = _LayerState(layer.look)
+            if st.prev_look is not None and st.prev_look not in m.looks:
+                st.prev_look, st.dur = None, 0.0
+            if st.revert_look is not None and st.revert_look not in m.looks:
+                st.revert_at = st.revert_look = None
+            layers[layer.name] = st
+        d.layers = layers
+        d.envs = {}
+        seed = self.show.settings.seed
+        for name, g in p.groups.items():
+            env = Env()
+            env.values = d.values
+            n = len(g.indices)
+            env.i = np.arange(n, dtype=np.float64)
+            env.n = float(n)
+            env.pos = env.i / (n - 1) if n > 1 else np.zeros(n)
+            env.rand = hash01(g.indices.astype(np.float64), 7.0, seed)
+            env.seed = seed
+            d.envs[name] = env
+        d.scalar.seed = seed
+
+    def swap(self, show: Show) -> None:
+        """Install ``show`` at the start of the next frame (safe to call from another thread:
+        a single reference assignment)."""
+        self._pending_show = show
+
+    # --- one frame ----------------------------------------------------------------------------
+    def tick(self, inputs: I.ShowInputs) -> AttributeFrame:
+        """Evaluate one show frame; returns the merged attribute frame (owned by the runtime)."""
+        pending = self._pending_show
+        if pending is not None:
+            self._pending_show = None
+            self._install(pending, carry=self.domains)
+        self.frames += 1
+        for d, frame in zip(self.domains, self._domain_frames):
+            self._tick_domain(d, frame, inputs)
+        if len(self.domains) > 1:
+            self._combine()
+        return self.attrs
+
+    def render(self, inputs: I.ShowInputs) -> DmxFrame:
+        """:meth:`tick` then the renderer: the DMX frame for these inputs (owned by the runtime)."""
+        attrs = self.tick(inputs)
+        d = self.domains[0]
+        t = inputs.time + d.lead
+        self.renderer.render(attrs, self.dmx, self.master(), d.blackout, time=t)
+        return self.dmx
+
+    def master(self) -> float:
+        d = self.domains[0]
+        t = d.t_prev if d.t_prev is not None else 0.0
+        return float(self.show.settings.master * d.master_at(t))
+
+    def _combine(self) -> None:
+        out = self.attrs
+        for d, frame in zip(self.domains, self._domain_frames):
+            mask = d.mask
+            for name in SCALAR_ATTRIBUTES:
+                np.copyto(getattr(out, name), getattr(frame, name), where=mask)
+            np.copyto(out.color, frame.color, where=mask[:, None])
+            if out.n_cells:
+                cm = mask[self.show.patch.cell_fixture]
+                np.copyto(out.cell_intensity, frame.cell_intensity, where=cm)
+                np.copyto(out.cell_color, frame.cell_color, where=cm[:, None])
+
+    def _fault(self, where: str, exc: BaseException) -> None:
+        f = self.faults.get(where)
+        if f is None:
+            self.faults[where] = Fault(where, f"{type(exc).__name__}: {exc}", self.frames)
+        else:
+            f.count += 1
+
+    # --- stage 2: clock and events -----------------------------------------------------------
+    def _tick_domain(self, d: _Domain, frame: AttributeFrame, inputs: I.ShowInputs) -> None:
+        s = self.show.settings
+        dt_frame = 1.0 / s.frame_rate
+        t = inputs.time + d.lead
+        dt = min(1.0, max(0.0, t - d.t_prev)) if d.t_prev is not None else dt_frame
+        d.t_prev = t
+        values = d.values
+        for name in d.fired:
+            values[name] = 0.0
+        d.fired.clear()
+        values.update(inputs.values)
+        clock = inputs.clock
+        bpb = clock.beats_per_bar if clock.running else s.beats_per_bar
+        for ev in inputs.events:
+            if ev.name == "beat" and clock.running:
+                continue  # the clock's prediction drives beats; the tracker's event is late
+            d.pending.append((ev.time / inputs.sample_rate, I.event_names(ev), ev.data or {}))
+        horizon = t + dt_frame / 2.0  # fire in the frame nearest to the event's time
+        if clock.running:
+            tn = clock.next_beat / inputs.sample_rate  # type: ignore[operator]
+            period = 60.0 / clock.bpm
+            d.beat_period = period
+            if horizon >= tn and (d.beat_time is None or tn - d.beat_time > 0.5 * period):
+                self._fire_beat(d, tn, clock.next_beat_in_bar, bpb)
+        if d.pending:
+            keep = []
+            for item in d.pending:
+                when, names, data = item
+                if when <= horizon:
+                    if names and names[0] == "beat":
+                        if d.beat_time is None or when - d.beat_time > 0.25 * d.beat_period:
+                            if d.beat_time is not None and when > d.beat_time:
+                                d.beat_period = min(2.0, when - d.beat_time)
+                            pos = int(data.get("position", 0) or 0)
+                            self._fire_beat(d, when, pos if pos > 0 else (d.beat_in_bar % bpb) + 1, bpb)
+                        continue
+                    for n in names:
+                        values[n] = 1.0
+                        d.fired.append(n)
+                        d.last_time[n] = when
+                    if names and names[0] == "note_on":
+                        if "pitch" in data:
+                            values["note.pitch"] = float(data["pitch"])
+                            values["pitch_class"] = float(int(data["pitch"]) % 12)
+                        if "velocity" in data:
+                            v = float(data["velocity"])
+                            values["note.velocity"] = v / 127.0 if v > 1.0 else v
+                else:
+                    keep.append(item)
+            d.pending = keep
+        # clock values at presentation time
+        bps = (clock.bpm / 60.0) if clock.bpm > 0 else (1.0 / d.beat_period if d.beat_time is not None else 0.0)
+        if d.beat_time is not None:
+            phase = min(0.999999, max(0.0, (t - d.beat_time) * bps))
+            beats = d.beat_count - 1 + phase
+        else:
+            phase, beats = 0.0, 0.0
+        values["beat.phase"] = phase
+        values["beat.in_bar"] = float(d.beat_in_bar)
+        values["bar.phase"] = ((d.beat_in_bar - 1) % bpb + phase) / bpb
+        values["beat.confidence"] = float(clock.confidence)
+        values["bpm"] = float(clock.bpm) if clock.bpm > 0 else (60.0 / d.beat_period if d.beat_time is not None else 0.0)
+        if "tempo" not in inputs.values:
+            values["tempo"] = values["bpm"]
+        values["beats"] = beats
+        values["t"] = t
+        for n in self.program.event_names_used:
+            values.setdefault(n, 0.0)
+        d.scalar.beats = beats
+        d.scalar.t = t
+        for env in d.envs.values():
+            env.beats = beats
+            env.t = t
+        self._signals(d, t, dt, bpb)
+        self._rules(d, t, bpb)
+        self._layers(d, frame, t, bpb)
+
+    def _fire_beat(self, d: _Domain, when: float, position: int, bpb: int) -> None:
+        d.beat_count += 1
+        d.beat_time = when
+        d.beat_in_bar = position if position >= 1 else 1
+        names = ("beat", "downbeat") if d.beat_in_bar == 1 else ("beat",)
+        if d.beat_in_bar == 1:
+            d.bar_count += 1
+        for n in names:
+            d.values[n] = 1.0
+            d.fired.append(n)
+            d.last_time[n] = when
+
+    # --- stage 3: signals --------------------------------------------------------------------
+    def _trigger(self, d: _Domain, st: _SignalState, cond: bool, is_event: bool) -> bool:
+        fire = cond and (is_event or not st.prev)
+        st.prev = cond
+        return fire
+
+    def _signals(self, d: _Domain, t: float, dt: float, bpb: int) -> None:
+        values = d.values
+        bpm = values["bpm"]
+        env = d.scalar
+        for sig in self.program.signals:
+            st = d.signals[sig.name]
+            try:
+                values[sig.name] = self._signal_value(d, sig, st, env, t, dt, bpm, bpb)
+            except Exception as exc:  # failure isolation: report, keep the frame going
+                self._fault(f"signals.{sig.name}", exc)
+                values[sig.name] = NAN
+
+    def _signal_value(self, d: _Domain, sig: _Signal, st: _SignalState, env: Env, t: float, dt: float,
+                      bpm: float, bpb: int) -> float:
+        p = sig.params
+        k = sig.kind
+        if k == "expr":
+            return float(np.mean(p["expr"].compiled(env)))
+        if k == "smooth":
+            x = float(p["smooth"].compiled(env))
+            if x != x:
+                return st.value
+            if st.value != st.value:
+                st.value = x
+                return x
+            dur: Duration = p["attack"] if x > st.value else p["release"]
+            tau = dur.seconds(bpm, bpb)
+            a = 1.0 if tau <= 0 else 1.0 - math.exp(-dt / tau)
+            st.value += (x - st.value) * a
+            return st.value
+        if k == "envelope":
+            cond = _truth(p["envelope"].compiled(env))
+            if self._trigger(d, st, cond, sig.is_event_trigger):
+                st.t_trigger = d.last_time.get(sig.trigger_name, t) if sig.trigger_name else t
+            e = t - st.t_trigger
+            a = p["attack"].seconds(bpm, bpb)
+            h = p["hold"].seconds(bpm, bpb)
+            dc = p["decay"].seconds(bpm, bpb)
+            if e < 0:
+                return 0.0
+            if e < a:
+                return e / a
+            if e < a + h:
+                return 1.0
+            if e < a + h + dc:
+                x = (e - a - h) / dc
+                return math.exp(-5.0 * x) * (1.0 - x) if p["curve"] == "exp" else 1.0 - x
+            return 0.0
+        if k == "threshold":
+            x = float(p["threshold"].compiled(env))
+            on = p["on"]
+            off = p["off"] if p["off"] is not None else on
+            if x != x:
+                st.value = 0.0
+            elif x > on:
+                st.value = 1.0
+            elif x < off:
+                st.value = 0.0
+            elif st.value != st.value:
+                st.value = 0.0
+            return st.value
+        if k == "map":
+            x = float(p["map"].compiled(env))
+            (a, b), (c, e2) = p["from"][:2], p["to"][:2]
+            u = (x - a) / (b - a)
+            if p["clamp"]:
+                u = min(1.0, max(0.0, u)) if u == u else u
+            u = _CURVES[p["curve"]](u)
+            return c + (e2 - c) * u
+        if k == "quantize":
+            cond = _truth(p["quantize"].compiled(env))
+            if self._trigger(d, st, cond, sig.is_event_trigger):
+                st.armed = True
+            q: Duration = p["to"]
+            if q.unit == "bars":
+                g = math.floor(d.bar_count / max(q.value, 1e-9))
+            elif q.unit == "beats":
+                g = math.floor((d.values["beats"] + 1e-9) / max(q.value, 1e-9))
+            else:
+                g = math.floor(t / max(q.value / 1000.0, 1e-6))
+            crossed = st.grid == st.grid and g != st.grid
+            st.grid = g
+            if st.armed and crossed:
+                st.armed = False
+                return 1.0
+            return 0.0
+        if k == "counter":
+            cond = _truth(p["counter"].compiled(env))
+            if self._trigger(d, st, cond, sig.is_event_trigger):
+                st.count += 1
+                if (st.count - 1) % p["every"] == p["offset"] % p["every"]:
+                    return 1.0
+            return 0.0
+        if k == "lfo":
+            per: Duration = p["period"]
+            beats_per = per.beats(bpb)
+            x = (d.values["beats"] / beats_per if beats_per else t / max(per.value / 1000.0, 1e-6)) + p["phase"]
+            shape = p["lfo"]
+            if shape == "random":
+                u = float(hash01(math.floor(x), 0, self.show.settings.seed))
+            else:
+                from engine.show.expr import SHAPES
+
+                u = float(SHAPES[shape](x))
+            return p["min"] + (p["max"] - p["min"]) * u
+        if k == "random":
+            per = p["random"]
+            beats_per = per.beats(bpb)
+            x = d.values["beats"] / beats_per if beats_per else t / max(per.value / 1000.0, 1e-6)
+            u = float(hash01(math.floor(x), 1, self.show.settings.seed + p["seed"]))
+            return p["min"] + (p["max"] - p["min"]) * u
+        raise ValueError(f"unknown operator {k}")  # pragma: no cover - the loader rejects it
+
+    # --- stage 4: rules ------------------------------------------------------------------------
+    def _rules(self, d: _Domain, t: float, bpb: int) -> None:
+        env = d.scalar
+        for rule in self.program.rules:
+            key = f"rules.{rule.key}"
+            if key in self.faults:
+                continue  # marked faulty: skipped until the show is reloaded
+            st = d.rules[rule.key]
+            try:
+                cond = _truth(rule.when(env))
+                fire = cond and (rule.is_event or not st.prev)
+                st.prev = cond
+                if fire:
+                    st.count += 1
+                    if (st.count - 1) % rule.every == 0:
+                        for a in rule.actions:
+                            self._act(d, a, t, bpb)
+            except Exception as exc:
+                self._fault(key, exc)
+
+    def _act(self, d: _Domain, a: Action, t: float, bpb: int) -> None:
+        p = a.params
+        bpm = d.values["bpm"]
+        s = self.show.settings
+        if a.kind == "look":
+            layer = p["layer"] or self.program.first_layer
+            st = d.layers[layer]
+            dur = (p["transition"] or s.transition).seconds(bpm, bpb)
+            if p["for"] is not None:
+                if st.revert_at is None:
+                    st.revert_look, st.revert_dur = st.look, dur
+                st.revert_at = t + p["for"].seconds(bpm, bpb)
+            else:
+                st.revert_at = st.revert_look = None
+            st.set_look(p["look"], t, dur)
+        elif a.kind == "palette_step":
+            d.palettes[p["palette_step"]].index += p["by"]
+        elif a.kind == "fade":
+            st = d.layers[p["fade"]]
+            st.fade_from, st.fade_to = st.opacity(t), p["to"]
+            st.fade_t0, st.fade_dur = t, p["over"].seconds(bpm, bpb)
+        elif a.kind == "cue":
+            cues = self.program.cues
+            target = p["cue"]
+            if target == "next":
+                i = (d.cue_index + 1) % len(cues) if cues else -1
+            elif target == "previous":
+                i = (d.cue_index - 1) % len(cues) if cues else -1
+            else:
+                i = cues.index(target)
+            if i < 0:
+                return
+            d.cue_index = i
+            cue = self.show.model.cues[cues[i]]
+            dur = (cue.transition or s.transition).seconds(bpm, bpb)
+            for layer, look in cue.looks.items():
+                st = d.layers[layer]
+                st.revert_at = st.revert_look = None
+                st.set_look(look, t, dur)
+            for sub in cue.do:
+                self._act(d, sub, t, bpb)
+        elif a.kind == "blackout":
+            d.blackout = bool(p["blackout"])
+        elif a.kind == "master":
+            d.master = (d.master_at(t), p["master"], t, p["over"].seconds(bpm, bpb))
+
+    # --- stage 5: layers and looks -------------------------------------------------------------
+    def _layers(self, d: _Domain, out: AttributeFrame, t: float, bpb: int) -> None:
+        out.clear()
+        scratch, a_frame, b_frame = self._scratch
+        for layer in self.program.layers:
+            st = d.layers[layer.name]
+            if st.revert_at is not None and t >= st.revert_at:
+                look = st.revert_look
+                st.revert_at, st.revert_look = None, None
+                if look is not None:
+                    st.set_look(look, t, st.revert_dur)
+            if st.look is None:
+                continue
+            try:
+                opacity = st.opacity(t)
+                if layer.opacity is not None and layer.opacity.compiled is not None:
+                    v = float(layer.opacity.compiled(d.scalar))
+                    opacity *= min(1.0, max(0.0, v)) if v == v else 0.0
+                if opacity <= 0.0:
+                    continue
+                in_transition = st.dur > 0 and t < st.t0 + st.dur and st.prev_look is not None
+                if in_transition:
+                    a_frame.clear()
+                    b_frame.clear()
+                    self._look(d, st.prev_look, a_frame, t, bpb)  # type: ignore[arg-type]
+                    self._look(d, st.look, b_frame, t, bpb)
+                    _crossfade(a_frame, b_frame, scratch, max(0.0, (t - st.t0) / st.dur))
+                else:
+                    scratch.clear()
+                    self._look(d, st.look, scratch, t, bpb)
+                _blend(out, scratch, layer.blend, opacity)
+            except Exception as exc:
+                self._fault(f"layers.{layer.name}", exc)
+
+    def _look(self, d: _Domain, name: str, frame: AttributeFrame, t: float, bpb: int) -> None:
+        for part in self.program.looks.get(name, ()):
+            key = f"looks.{name}[{part.key[1]}]"
+            if key in self.faults:
+                continue
+            try:
+                self._part(d, part, frame, t, bpb)
+            except Exception as exc:
+                self._fault(key, exc)
+
+    def _part(self, d: _Domain, part: _Part, frame: AttributeFrame, t: float, bpb: int) -> None:
+        g = part.group
+        env = d.envs.get(g.name)
+        if env is None:  # group first used after a reload: build its environment
+            self._init_domain_group(d, g)
+            env = d.envs[g.name]
+        idx = g.idx
+        for attr, fn in part.attrs:
+            getattr(frame, attr)[idx] = fn(env)
+        if part.part.colour is not None:
+            frame.color[idx] = self._colour(d, part.part.colour, env, len(g.indices))
+        eff = part.part.effect
+        if eff is not None:
+            base = frame.intensity[idx] if "intensity" in part.part.attributes else None
+            _EFFECTS[eff.kind](self, d, part, frame, env, t, bpb, base)
+
+    def _init_domain_group(self, d: _Domain, g: _Group) -> None:
+        env = Env()
+        env.values = d.values
+        n = len(g.indices)
+        env.i = np.arange(n, dtype=np.float64)
+        env.n = float(n)
+        env.pos = env.i / (n - 1) if n > 1 else np.zeros(n)
+        env.rand = hash01(g.indices.astype(np.float64), 7.0, self.show.settings.seed)
+        env.seed = self.show.settings.seed
+        env.beats = d.scalar.beats
+        env.t = d.scalar.t
+        d.envs[g.name] = env
+
+    def _colour(self, d: _Domain, c: Colour, env: Env, n: int) -> np.ndarray:
+        if c.kind == "rgb":
+            return np.asarray(c.rgb)
+        if c.kind == "palette":
+            pal = self.program.palettes[c.palette]  # type: ignore[index]
+            k = len(pal)
+            base = d.palettes[c.palette].index  # type: ignore[index]
+            if c.spread is not None and c.spread.compiled is not None:
+                off = np.floor(np.asarray(env.i) / max(1.0, float(n)) * c.spread.compiled(env) * k)
+                return pal[(base + off.astype(np.int64)) % k]
+            return pal[base % k]
+        if c.kind == "hsv":
+            h, s, v = c.channels  # type: ignore[misc]
+            hv = h.compiled(env)
+            sv = s.compiled(env) if s is not None else 1.0
+            vv = v.compiled(env) if v is not None else 1.0
+            return hsv_to_linear(hv, sv, vv)
+        if c.kind == "exprs":
+            chans = [np.broadcast_to(np.asarray(ch.compiled(env), dtype=np.float64), (n,)) for ch in c.channels]  # type: ignore[union-attr]
+            return np.clip(np.stack(chans, axis=-1), 0.0, 1.0)
+        raise ValueError(f"unresolved colour {c.name!r}")
+
+
+_CURVES: dict[str, Callable[[float], float]] = {
+    "linear": lambda u: u,
+    "square": lambda u: u * u,
+    "sqrt": lambda u: math.sqrt(u) if u > 0 else 0.0,
+    "exp": lambda u: (math.exp(3.0 * u) - 1.0) / (math.exp(3.0) - 1.0),
+    "log": lambda u: math.log1p(u * (math.e - 1.0)) if u > -1 / (math.e - 1.0) else NAN,
+    "smooth": lambda u: u * u * (3.0 - 2.0 * u),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Blending
+
+
+def _crossfade(a: AttributeFrame, b: AttributeFrame, out: AttributeFrame, p: float) -> None:
+    """``out`` = look ``a`` cross-faded to look ``b`` by ``p`` (0..1). Intensity treats unset
+    as 0 (fades in/out); other attributes take whichever side is set; gobo/wheel switch at
+    half-way."""
+    p = min(1.0, max(0.0, p))
+    for name in ("intensity", "cell_intensity"):
+        x, y = getattr(a, name), getattr(b, name)
+        r = np.nan_to_num(x) * (1.0 - p) + np.nan_to_num(y) * p
+        r[np.isnan(x) & np.isnan(y)] = np.nan
+        getattr(out, name)[...] = r
+    for name in (*SCALAR_ATTRIBUTES[1:], "color", "cell_color"):
+        x, y = getattr(a, name), getattr(b, name)
+        if name in _DISCRETE:
+            r = np.where(np.isnan(y), x, y) if p >= 0.5 else np.where(np.isnan(x), y, x)
+        else:
+            r = np.where(np.isnan(x), y, np.where(np.isnan(y), x, x + (y - x) * p))
+        getattr(out, name)[...] = r
+
+
+def _blend(out: AttributeFrame, layer: AttributeFrame, mode: str, o: float) -> None:
+    """Blend one layer onto the frame below it (see the ``blend`` key of a layer)."""
+    if mode == "htp" and o >= 1.0:
+        out.merge(layer)  # the fixtures module's HTP/LTP merge
+        return
+    for name in ("intensity", "cell_intensity"):
+        below, top = getattr(out, name), getattr(layer, name)
+        set_ = ~np.isnan(top)
+        if not set_.any():
+            continue
+        if mode == "htp":
+            np.fmax(below, top * o, out=below)
+        elif mode == "multiply":
+            f = 1.0 + (top - 1.0) * o
+            np.copyto(below, np.nan_to_num(below) * f, where=set_ & ~np.isnan(below))
+        else:  # ltp and mix: cross-fade from what is below
+            np.copyto(below, np.nan_to_num(below) + (top - np.nan_to_num(below)) * o, where=set_)
+    if mode == "multiply":
+        return
+    for name in (*SCALAR_ATTRIBUTES[1:], "color", "cell_color"):
+        below, top = getattr(out, name), getattr(layer, name)
+        set_ = ~np.isnan(top)
+        if mode == "mix" and name not in _DISCRETE:
+            mixed = np.where(np.isnan(below), top, below + (top - below) * o)
+            np.copyto(below, mixed, where=set_)
+        elif o >= 0.5 or mode != "mix":
+            np.copyto(below, top, where=set_)
+
+
+# ---------------------------------------------------------------------------------------------
+# Effects (each writes attributes of its part's group)
+
+
+def _beats_x(d: _Domain, dur: Duration, bpb: int, t: float) -> float:
+    b = dur.beats(bpb)
+    if b is None:
+        return t / max(dur.value / 1000.0, 1e-6)
+    return d.values["beats"] / max(b, 1e-9)
+
+
+def _value(ref: ExprRef | None, env: Env, default: float) -> Any:
+    if ref is None or ref.compiled is None:
+        return default
+    return ref.compiled(env)
+
+
+def _apply_intensity(frame: AttributeFrame, idx: Any, base: Any, m: Any) -> None:
+    frame.intensity[idx] = m if base is None else base * m
+
+
+def _fx_chase(rt: ShowRuntime, d: _Domain, part: _Part, frame: AttributeFrame, env: Env, t: float, bpb: int, base: Any) -> None:
+    p = part.part.effect.params  # type: ignore[union-attr]
+    n = max(1.0, float(env.n))
+    pos = np.asarray(env.i) / n
+    x = _beats_x(d, p["period"], bpb, t)
+    w = np.maximum(_value(p["width"], env, 0.25), 1e-6)
+    if p["direction"] == "bounce":
+        head = 1.0 - abs(2.0 * (x % 1.0) - 1.0)
+        span = (n - 1) / n
+        m = np.clip(1.0 - np.abs(head * span - pos) / w, 0.0, 1.0)
+    else:
+        if p["direction"] == "backward":
+            pos = (n - 1) / n - pos
+        m = np.clip(1.0 - np.mod(x - pos, 1.0) / w, 0.0, 1.0)
+    _apply_intensity(frame, part.group.idx, base, m)
+
+
+def _fx_pulse(rt: ShowRuntime, d: _Domain, part: _Part, frame: AttributeFrame, env: Env, t: float, bpb: int, base: Any) -> None:
+    p = part.part.effect.params  # type: ignore[union-attr]
+    key = part.key
+    trig = p["trigger"]
+    if trig is None or trig.compiled is None:
+        fired = d.values.get("beat", 0.0) == 1.0
+        when = d.last_time.get("beat", t)
+    else:
+        fired = _truth(trig.compiled(d.scalar))
+        name = _bare_event(trig, rt.show.event_names)
+        when = d.last_time.get(name, t) if name else t
+        prev_key = (key[0], -1 - key[1])
+        if not _reads_event(trig, rt.show.event_names):
+            was = d.parts.get(prev_key, 0.0)
+            d.parts[prev_key] = 1.0 if fired else 0.0
+            fired = fired and not was
+    if fired:
+        d.parts[key] = when
+    t0 = d.parts.get(key, -math.inf)
+    bpm = d.values["bpm"]
+    a = p["attack"].seconds(bpm, bpb)
+    dc = p["decay"].seconds(bpm, bpb)
+    e = t - t0
+    if e < 0:
+        v = 0.0
+    elif e < a:
+        v = e / a
+    elif e < a + dc:
+        v = 1.0 - (e - a) / dc
+    else:
+        v = 0.0
+    fl = p["floor"]
+    _apply_intensity(frame, part.group.idx, base, fl + (1.0 - fl) * v)
+
+
+def _fx_strobe(rt: ShowRuntime, d: _Domain, part: _Part, frame: AttributeFrame, env: Env, t: float, bpb: int, base: Any) -> None:
+    p = part.part.effect.params  # type: ignore[union-attr]
+    idx = part.group.idx
+    if p["sync"] is not None:
+        x = _beats_x(d, p["sync"], bpb, t)
+        on = 1.0 if (x % 1.0) < p["duty"] else 0.0
+        _apply_intensity(frame, idx, base, on)
+    else:
+        frame.strobe[idx] = _value(p["rate"], env, 10.0)
+        if base is None:
+            frame.intensity[idx] = 1.0
+
+
+def _fx_colour_cycle(rt: ShowRuntime, d: _Domain, part: _Part, frame: AttributeFrame, env: Env, t: float, bpb: int, base: Any) -> None:
+    p = part.part.effect.params  # type: ignore[union-attr]
+    pal = rt.program.palettes[p["palette"]]
+    k = len(pal)
+    x = _beats_x(d, p["period"], bpb, t)
+    n = max(1.0, float(env.n))
+    spread = _value(p["spread"], env, 0.0)
+    pos = x + np.asarray(env.i) / n * spread * k
+    i0 = np.floor(pos).astype(np.int64)
+    c0 = pal[i0 % k]
+    if p["fade"]:
+        f = (pos - i0)[..., None] if np.ndim(pos) else pos - i0
+        c1 = pal[(i0 + 1) % k]
+        c0 = c0 + (c1 - c0) * f
+    frame.color[part.group.idx] = c0
+    if base is None and "intensity" not in part.part.attributes:
+        pass
+
+
+def _move(kind: str) -> Callable[..., None]:
+    def fx(rt: ShowRuntime, d: _Domain, part: _Part, frame: AttributeFrame, env: Env, t: float, bpb: int, base: Any) -> None:
+        p = part.part.effect.params  # type: ignore[union-attr]
+        n = max(1.0, float(env.n))
+        spread = _value(p["spread"], env, 0.0)
+        x = _beats_x(d, p["period"], bpb, t) - np.asarray(env.i) / n * spread
+        size = _value(p["size"], env, 30.0)
+        cp = _value(p["pan"], env, 0.0)
+        ct = _value(p["tilt"], env, 0.0)
+        w = 2.0 * math.pi * x
+        idx = part.group.idx
+        if kind == "circle":
+            pan, tilt = cp + size * np.sin(w), ct + size * np.cos(w)
+        elif kind == "figure8":
+            pan, tilt = cp + size * np.sin(w), ct + 0.5 * size * np.sin(2.0 * w)
+        elif kind == "sweep":
+            pan, tilt = cp + size * np.sin(w), (ct if p["tilt"] is not None else None)
+        else:  # fan: beams spread across the group, opening and closing once per period
+            spread_pos = (2.0 * np.asarray(env.pos) - 1.0) if env.n > 1 else np.zeros(int(env.n))
+            pan, tilt = cp + size * spread_pos * (0.5 - 0.5 * np.cos(w)), (ct if p["tilt"] is not None else None)
+        frame.pan[idx] = pan
+        if tilt is not None:
+            frame.tilt[idx] = tilt
+
+    return fx
+
+
+def _cell_base(frame: AttributeFrame, part: _Part, base: Any) -> Any:
+    if base is None:
+        return 1.0
+    b = np.broadcast_to(np.asarray(base, dtype=np.float64), (len(part.group.indices),))
+    return b[part.group.cell_owner]
+
+
+def _cells_colour(frame: AttributeFrame, part: _Part) -> None:
+    g = part.group
+    if part.part.colour is not None and len(g.cells):
+        frame.cell_color[g.cells] = frame.color[g.indices][g.cell_owner]
+
+
+def _fx_wave(rt: ShowRuntime, d: _Domain, part: _Part, frame: AttributeFrame, env: Env, t: float, bpb: int, base: Any) -> None:
+    p = part.part.effect.params  # type: ignore[union-attr]
+    g = part.group
+    x = _beats_x(d, p["period"], bpb, t)
+    v = 0.5 - 0.5 * np.cos(2.0 * math.pi * (x - p["wavelength"] * g.cell_pos))
+    frame.cell_intensity[g.cells] = v * _cell_base(frame, part, base)
+    _cells_colour(frame, part)
+
+
+def _fx_sparkle(rt: ShowRuntime, d: _Domain, part: _Part, frame: AttributeFrame, env: Env, t: float, bpb: int, base: Any) -> None:
+    p = part.part.effect.params  # type: ignore[union-attr]
+    g = part.group
+    step = math.floor(_beats_x(d, p["period"], bpb, t))
+    density = float(np.mean(_value(p["density"], d.scalar, 0.1)))
+    r = hash01(np.full(len(g.cells), float(step)), g.cell_global, rt.show.settings.seed + p["seed"])
+    frame.cell_intensity[g.cells] = (np.asarray(r) < density) * _cell_base(frame, part, base)
+    _cells_colour(frame, part)
+
+
+def _fx_vu(rt: ShowRuntime, d: _Domain, part: _Part, frame: AttributeFrame, env: Env, t: float, bpb: int, base: Any) -> None:
+    p = part.part.effect.params  # type: ignore[union-attr]
+    g = part.group
+    level = float(np.mean(_value(p["input"], d.scalar, d.values.get("level", NAN))))
+    if level != level:
+        return  # absent input: the meter stays unset
+    pos = np.abs(2.0 * g.cell_local - 1.0) if p["mirror"] else g.cell_local
+    lit = (pos < level - 1e-9) | ((level >= 1.0) & (pos <= 1.0))
+    frame.cell_intensity[g.cells] = lit * _cell_base(frame, part, base)
+    _cells_colour(frame, part)
+
+
+_EFFECTS: dict[str, Callable[..., None]] = {
+    "chase": _fx_chase,
+    "pulse": _fx_pulse,
+    "strobe": _fx_strobe,
+    "colour_cycle": _fx_colour_cycle,
+    "circle": _move("circle"),
+    "figure8": _move("figure8"),
+    "sweep": _move("sweep"),
+    "fan": _move("fan"),
+    "wave": _fx_wave,
+    "sparkle": _fx_sparkle,
+    "vu": _fx_vu,
+}
