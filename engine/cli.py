@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "engine.run",  # run
     "engine.bench",  # bench
     "engine.analysis.commands",  # analyze
+    "engine.show.commands",  # check, schema
 ]
 
 

@@ -682,8 +682,7 @@ def _patch_schema(part: str) -> dict[str, Any]:
         s = patch_json_schema()
     except ImportError:
         return {}
-    props = s.get("properties", {}) if isinstance(s, dict) else {}
-    return props.get(part, {})
+    return s.get(part, {}) if isinstance(s, dict) else {}
 
 
 @dataclass

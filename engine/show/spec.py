@@ -405,9 +405,12 @@ class Record(Spec):
     def json_schema(self) -> dict[str, Any]:
         props: dict[str, Any] = {}
         for k, f in self.fields.items():
-            props[k] = f.spec.json_schema()
+            fs = f.spec.json_schema()
+            if not f.required and f.default is None:
+                fs = {"anyOf": [fs, {"type": "null"}]}  # `key: null` means not set
+            props[k] = fs
             for a in f.aliases:
-                props[a] = f.spec.json_schema()
+                props[a] = fs
         s: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": False}
         req = [k for k, f in self.fields.items() if f.required]
         if req:

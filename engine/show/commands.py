@@ -1,0 +1,58 @@
+"""``beamsync check SHOW.yaml`` and ``beamsync schema``: thin wiring over the show loader."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _check(args: argparse.Namespace) -> int:
+    from engine.show.loader import check_show
+
+    features = None
+    if args.features is not None:
+        features = [f.strip() for f in args.features.split(",") if f.strip()]
+    dirs = [Path(d) for d in args.profiles] if args.profiles else None
+    status = 0
+    for path in args.show:
+        result = check_show(path, available_features=features, profile_dirs=dirs)
+        for problem in sorted([*result.errors, *result.warnings],
+                              key=lambda e: (e.location.file or "", e.location.line, e.location.column)):
+            print(problem)
+        if result.ok and result.show is not None:
+            show = result.show
+            n = show.patch.n_fixtures if show.patch is not None else 0
+            m = show.model
+            print(f"{path}: ok: '{m.name}', {n} fixtures, {len(m.looks)} looks, {len(m.layers)} layers, "
+                  f"{len(m.rules)} rules, {len(m.signals)} signals, {len(show.files) - 1} includes"
+                  + (f", {len(result.warnings)} warnings" if result.warnings else ""))
+        else:
+            status = 1
+            print(f"{path}: {len(result.errors)} error{'s' if len(result.errors) != 1 else ''}"
+                  + (f", {len(result.warnings)} warnings" if result.warnings else ""), file=sys.stderr)
+    return status
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from engine.show.schema import show_json_schema_text
+
+    text = show_json_schema_text()
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check", help="validate show files: every error and warning with file:line:col")
+    p.add_argument("show", nargs="+", help="show file(s)")
+    p.add_argument("--features", default=None,
+                   help="comma-separated features the analysis produces; others used by the show are warned about")
+    p.add_argument("--profiles", action="append", default=None, metavar="DIR",
+                   help="extra folder of fixture profiles (repeatable)")
+    p.set_defaults(func=_check)
+    s = sub.add_parser("schema", help="print the JSON Schema of the show format")
+    s.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")
+    s.set_defaults(func=_schema)
