@@ -7,7 +7,6 @@ it, so parallel test runs on one machine never share a server.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -16,56 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.audio.errors import AudioError
+from engine.audio.jackserver import JackDummyServer
+
 PLAYER = Path(__file__).with_name("jack_player.py")
 
 
-def _wait_for_server(name: str, proc: subprocess.Popen, timeout: float = 10.0) -> bool:
-    env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        r = subprocess.run(["jack_lsp", "-s", name], capture_output=True, text=True, env=env)
-        if r.returncode == 0 and "system:capture_1" in r.stdout:
-            return True
-        time.sleep(0.1)
-    return False
-
-
-class JackServer:
-    """A running ``jackd -d dummy`` (realtime when permitted, else --no-realtime)."""
-
-    def __init__(self, rate: int = 48000, period: int = 128) -> None:
-        if not shutil.which("jackd"):
-            pytest.skip("jackd not installed (Debian package jackd2; scripts/setup.sh installs it)")
-        self.name = f"bs-test-{os.getpid()}-{time.monotonic_ns() % 100000}"
-        self.rate = rate
-        self.period = period
-        self.realtime = True
-        self.proc = self._start(["-R", "-P", "70"])
-        if self.proc is None:
-            self.realtime = False
-            self.proc = self._start(["--no-realtime"])
-        if self.proc is None:
-            pytest.skip("jackd (dummy driver) failed to start on this machine")
-
-    def _start(self, mode: list[str]) -> subprocess.Popen | None:
-        cmd = ["jackd", "-n", self.name, *mode, "-d", "dummy", "-r", str(self.rate), "-p", str(self.period)]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if _wait_for_server(self.name, proc):
-            return proc
-        proc.kill()
-        proc.wait()
-        return None
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+class JackServer(JackDummyServer):
+    """The engine's JACK dummy server, plus a player that feeds PortAudio's input ports."""
 
     def play(self, signal: np.ndarray, tmp_path: Path, *, target: str = "PortAudio:in_.*", lead_in: float = 0.3):
         """Start a subprocess JACK client that connects to ``target`` and plays ``signal`` once.
@@ -74,7 +31,7 @@ class JackServer:
         """
         path = tmp_path / f"signal-{time.monotonic_ns()}.npy"
         np.save(path, signal.astype(np.float32))
-        env = dict(os.environ, JACK_DEFAULT_SERVER=self.name, JACK_NO_START_SERVER="1")
+        env = self.env()
         return subprocess.Popen(
             [sys.executable, str(PLAYER), str(path), target, str(lead_in)],
             stdout=subprocess.PIPE,
@@ -89,7 +46,10 @@ def jack_server():
     """A JACK dummy server at 48 kHz / 128 frames, visible to PortAudio for this module."""
     from engine.audio.devices import rescan
 
-    server = JackServer()
+    try:
+        server = JackServer()
+    except AudioError as exc:
+        pytest.skip(f"no JACK dummy server: {exc} (scripts/setup.sh installs jackd2)")
     old = os.environ.get("JACK_DEFAULT_SERVER")
     os.environ["JACK_DEFAULT_SERVER"] = server.name
     os.environ["JACK_NO_START_SERVER"] = "1"
