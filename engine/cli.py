@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "engine.bench",  # bench
     "engine.analysis.commands",  # analyze
     "engine.show.commands",  # check, schema
+    "engine.analysis.separate_command",  # separate
 ]
 
 
