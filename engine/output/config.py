@@ -657,13 +657,11 @@ def parse_outputs(node: Any, file: str | None = None) -> list[OutputConfig]:
             continue
         before = len(errors)
         cfg = _PARSERS[kind](r, i)
-        if len(errors) != before:
-            continue
         if cfg.name in names:
             r.error("name" if "name" in item else None, f"output name '{cfg.name}' is already used by outputs[{names[cfg.name]}]")
-            continue
-        names[cfg.name] = i
-        outputs.append(cfg)
+        names.setdefault(cfg.name, i)
+        if len(errors) == before:
+            outputs.append(cfg)
     if errors:
         raise ConfigErrors(errors)
     return outputs

@@ -89,6 +89,11 @@ class FrameBuffer:
         self._latest = slot
         self.published += 1
 
+    @staticmethod
+    def _copy(dst: np.ndarray, src: np.ndarray) -> None:
+        """The reader's copy (a method so tests can interleave a writer into the middle of it)."""
+        np.copyto(dst, src)
+
     def read_into(self, frame: DmxFrame, due: float = float("inf")) -> int:
         """Copy the newest complete frame stamped at or before ``due`` into ``frame``.
 
@@ -109,7 +114,7 @@ class FrameBuffer:
                 if self._stamp[slot] > due:
                     continue
                 number = self._number[slot]
-                np.copyto(frame.data, self._ring[slot])
+                self._copy(frame.data, self._ring[slot])
                 if self._seq[slot] == before:
                     return number
                 break  # the writer reused this slot while we copied: start again from the newest
