@@ -475,8 +475,8 @@ class Part:
 def _make_part(where: Where, **kw: Any) -> Any:
     group = kw.pop("group")
     colour = kw.pop("colour")
-    effects = {k: v for k, v in kw.items() if k in EFFECTS and v is not None}
-    attrs = {k: v for k, v in kw.items() if k in ATTRIBUTE_KEYS and v is not None}
+    effects = {k: v for k, v in kw.items() if k in EFFECTS and isinstance(v, Effect)}
+    attrs = {k: v for k, v in kw.items() if k in ATTRIBUTE_KEYS and isinstance(v, ExprRef)}
     if len(effects) > 1:
         raise _PartError(f"a look part has at most one effect; found {', '.join(effects)}")
     effect = next(iter(effects.values()), None)
@@ -504,7 +504,9 @@ PART = PartSpec(_make_part, {
         "iris": "iris 0..1", "gobo": "gobo slot index (0 = open)", "wheel": "colour wheel slot index",
         "uv": "UV 0..1", "fog": "fog/haze output 0..1",
     }.items()},
-    **{k: Field(rec) for k, rec in EFFECTS.items()},
+    **{k: Field(rec) for k, rec in EFFECTS.items() if k != "strobe"},
+    # `strobe: 8` sets the strobe rate; `strobe: {sync: 1/4 beat}` is the strobe effect.
+    "strobe": Field(Either(ExprSpec("strobe rate in Hz (0 = off)"), EFFECTS["strobe"])),
     **{a: Field(EFFECTS[k]) for a, k in EFFECT_ALIASES.items()},
 }, "Attributes for a group, optionally with one effect", title="look part", pass_where=True)
 # aliases for effects are separate keys in the schema; fold them in _make_part

@@ -1,0 +1,147 @@
+"""Hot reload: watch a show file and its includes, load changes off the frame path.
+
+:class:`ShowWatcher` polls modification times (and sizes) of the show file and of every file
+the last load read. When one changes it loads and validates the show *in the watcher's
+thread*; a good show is handed to ``on_show`` (usually :meth:`ShowRuntime.swap`, which
+installs it at the next frame boundary), a broken one to ``on_error`` while the running show
+carries on unchanged. The frame loop never waits for the watcher: the hand-over is a single
+reference assignment.
+
+:meth:`ShowWatcher.poll` does one check synchronously (tests, and engines with their own
+housekeeping loop); :meth:`ShowWatcher.start` runs it every ``interval`` seconds in a daemon
+thread until :meth:`ShowWatcher.stop`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from engine.config import ConfigError
+from engine.show.loader import Show, check_show
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReloadStatus:
+    """What the last reload attempt did: ``generation`` counts good loads; ``errors`` are the
+    problems of the last failed attempt (empty after a good one)."""
+
+    generation: int
+    errors: tuple[ConfigError, ...]
+    warnings: tuple[ConfigError, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
+class ShowWatcher:
+    """Polls a show and its includes; loads changed shows in the background."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        on_show: Callable[[Show], None],
+        *,
+        on_error: Callable[[ReloadStatus], None] | None = None,
+        interval: float = 0.25,
+        available_features: Iterable[str] | None = None,
+        profile_dirs: list[Path] | None = None,
+        files: Iterable[Path] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.on_show = on_show
+        self.on_error = on_error
+        self.interval = interval
+        self._features = list(available_features) if available_features is not None else None
+        self._profile_dirs = profile_dirs
+        self._files: list[Path] = list(files) if files else [self.path]
+        self._stamps = {f: _stamp(f) for f in self._files}
+        self.status = ReloadStatus(0, (), ())
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def for_show(cls, show: Show, on_show: Callable[[Show], None], **kw: Any) -> "ShowWatcher":
+        """A watcher for a show already loaded (watches exactly the files it read)."""
+        assert show.path is not None
+        return cls(show.path, on_show, files=show.files or [show.path], **kw)
+
+    @property
+    def files(self) -> list[Path]:
+        """The files being watched."""
+        return list(self._files)
+
+    def changed(self) -> bool:
+        """Whether any watched file's modification time or size differs from the last look."""
+        return any(_stamp(f) != s for f, s in self._stamps.items())
+
+    def poll(self) -> bool | None:
+        """Check once. Returns None when nothing changed, True when a new show was handed to
+        ``on_show``, False when the changed show was broken (see :attr:`status`)."""
+        if not self.changed():
+            return None
+        # Take the stamps before reading, so a save during the load triggers another reload.
+        stamps = {f: _stamp(f) for f in self._files}
+        result = check_show(self.path, available_features=self._features, profile_dirs=self._profile_dirs)
+        if result.show is None:
+            self._stamps = stamps
+            self.status = ReloadStatus(self.status.generation, tuple(result.errors), tuple(result.warnings))
+            log.warning("show %s not reloaded (%d errors); the running show continues:\n%s",
+                        self.path, len(result.errors), "\n".join(str(e) for e in result.errors))
+            if self.on_error is not None:
+                self.on_error(self.status)
+            return False
+        show = result.show
+        # Watch the files this version reads (an include may have been added or removed),
+        # and always the show file itself.
+        files = list(dict.fromkeys([self.path, *show.files]))
+        self._stamps = {f: stamps.get(f, _stamp(f)) for f in files}
+        self._files = files
+        self.status = ReloadStatus(self.status.generation + 1, (), tuple(result.warnings))
+        log.info("show %s reloaded (generation %d)", self.path, self.status.generation)
+        self.on_show(show)
+        return True
+
+    def start(self) -> None:
+        """Poll every ``interval`` seconds in a daemon thread."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="show-watcher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the polling thread and wait for it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.poll()
+            except Exception:  # never let the watcher die silently; the show keeps running
+                log.exception("show watcher failed while reloading %s", self.path)
+
+    def __enter__(self) -> "ShowWatcher":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
