@@ -1,0 +1,347 @@
+"""Note transcription benchmark: streaming Basic Pitch vs the same model offline.
+
+Prints, per file and in total: note precision/recall/F (mir_eval, onset tolerance 50 ms,
+offsets ignored) for
+
+* ``stream``: :class:`engine.analysis.notes.NoteTranscriber` fed 1024-frame blocks at the
+  file's own rate, exactly as the engine runs it (default hop, then the budget hop);
+The Slakh bass stems are transcribed as stem ``"bass"`` (its decoder preset: octave ghosts
+removed; ``--no-presets`` turns that off), the piano clip as ``"mix"``.
+
+* ``offline``: the same model over the whole file in windows that overlap by 60 frames, each
+  frame taken from the window where it has at least 30 frames (348 ms) of context on both
+  sides, decoded by the same :class:`NoteDecoder` (``offline`` with Basic Pitch's minimum note
+  length of 12 frames, ``offline-c2`` with the streaming decoder's settings);
+
+the median detection delay (``detected_at`` of a note-on minus its onset, and minus the onset
+of the reference note it matched), the CPU time of the streaming run as a percentage of one
+core (``time.process_time`` over audio duration; onnxruntime on 1 thread) and the model time
+per window.
+
+``--settle`` instead measures how far from a window's right edge the model's frames settle:
+for each margin ``m`` the mean and 99th percentile of the largest difference (over the 88
+pitches) between the frame computed ``m`` frames before a window's edge and the same frame
+computed at a window's centre.
+
+Data: ``../shared/eval/slakh/*/Track*/`` (the Bass stem of each track and its MIDI) and the
+madmom test clip ``madmom_testdata/audio/stereo_sample.wav`` (piano, with
+``annotations/stereo_sample.notes``). Run from the repository root::
+
+    .venv/bin/python bench/eval_notes.py            # first 60 s of each bass stem
+    .venv/bin/python bench/eval_notes.py --seconds 0   # whole files
+    .venv/bin/python bench/eval_notes.py --settle
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run as a script from anywhere
+    sys.path.insert(0, str(REPO))
+
+from engine.analysis.notes import (  # noqa: E402
+    BUDGET_HOP_FRAMES,
+    DEFAULT_HOP_FRAMES,
+    DEFAULT_MARGIN_FRAMES,
+    FRAME_SAMPLES,
+    MODEL_RATE,
+    WINDOW_FRAMES,
+    WINDOW_SAMPLES,
+    BasicPitchModel,
+    NoteDecoder,
+    STEM_PRESETS,
+    NoteTranscriber,
+)
+from engine.audio.block import AudioBlock  # noqa: E402
+from engine.audio.file import load_audio  # noqa: E402
+
+BLOCK = 1024
+OFFLINE_CONTEXT = 30  # frames of context kept on each side of an offline window's core
+
+
+@dataclass
+class Clip:
+    """One evaluation item: audio (mono, native rate) and reference notes (onset, offset, MIDI pitch)."""
+
+    name: str
+    audio: np.ndarray
+    rate: int
+    ref: np.ndarray  # (n, 3): onset s, offset s, pitch
+    stem: str = "mix"  # which stem the transcriber is told it reads (decoder preset)
+
+
+@dataclass
+class Run:
+    """Estimated notes ``(onset s, offset s, pitch)`` with their detection times, and costs."""
+
+    notes: np.ndarray
+    detected: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    cpu_s: float = 0.0
+    windows: int = 0
+
+
+# ---------------------------------------------------------------------------------- data
+def midi_notes(path: Path) -> np.ndarray:
+    """Notes of a MIDI file as ``(onset s, offset s, pitch)``, tempo map applied (all tracks, drums excluded)."""
+    import mido
+
+    mid = mido.MidiFile(str(path))
+    now = 0.0
+    sounding: dict[tuple[int, int], list[float]] = {}
+    notes: list[tuple[float, float, int]] = []
+    for msg in mid:  # merged tracks, ``time`` in seconds
+        now += msg.time
+        if msg.type not in ("note_on", "note_off") or msg.channel == 9:
+            continue
+        key = (msg.channel, msg.note)
+        if msg.type == "note_on" and msg.velocity > 0:
+            sounding.setdefault(key, []).append(now)
+        elif sounding.get(key):
+            onset = sounding[key].pop(0)
+            notes.append((onset, max(now, onset + 0.01), msg.note))
+    return np.array(sorted(notes), dtype=np.float64).reshape(-1, 3)
+
+
+def bass_stems(slakh: Path) -> list[tuple[str, Path, Path]]:
+    """``(name, audio, midi)`` of every rendered Bass stem under ``slakh``."""
+    from ruamel.yaml import YAML
+
+    found = []
+    for track in sorted(slakh.glob("*/Track*")):
+        meta = YAML(typ="safe").load((track / "metadata.yaml").read_text())
+        for stem, info in sorted(meta.get("stems", {}).items()):
+            audio = track / "stems" / f"{stem}.flac"
+            midi = track / "MIDI" / f"{stem}.mid"
+            if info.get("inst_class") == "Bass" and audio.exists() and midi.exists():
+                found.append((f"slakh/{track.name}/{stem}", audio, midi))
+    return found
+
+
+def load_clips(eval_dir: Path, seconds: float) -> list[Clip]:
+    """The bass stems (cut to ``seconds`` when > 0) and the madmom piano clip."""
+    clips = []
+    for name, audio_path, midi_path in bass_stems(eval_dir / "slakh"):
+        audio, rate = load_audio(audio_path)
+        # Slakh's bass patches sound an octave below their MIDI note numbers (measured: the
+        # spectra of Track00001/S03 and Track00049/S00 peak at D2 73.3 Hz and G2 98.2 Hz where
+        # the MIDI says D3 and G3), so the reference is transposed down an octave.
+        ref = midi_notes(midi_path) - np.array([0.0, 0.0, 12.0])
+        if seconds > 0:
+            audio = audio[: int(seconds * rate)]
+            ref = ref[ref[:, 0] < seconds - 0.05]
+        clips.append(Clip(name, audio, rate, ref, "bass"))
+    piano = eval_dir / "madmom_testdata"
+    wav, ann = piano / "audio" / "stereo_sample.wav", piano / "annotations" / "stereo_sample.notes"
+    if wav.exists() and ann.exists():
+        audio, rate = load_audio(wav)
+        rows = np.loadtxt(ann, comments="#", ndmin=2)
+        ref = np.stack([rows[:, 0], rows[:, 0] + rows[:, 2], rows[:, 1]], axis=1)
+        clips.append(Clip("madmom/stereo_sample (piano)", audio, rate, ref))
+    return clips
+
+
+# ----------------------------------------------------------------------------- systems
+def run_stream(clip: Clip, model: BasicPitchModel, hop_frames: int, **options: object) -> Run:
+    """The engine's streaming transcriber over the clip in blocks of :data:`BLOCK` frames."""
+    tr = NoteTranscriber(clip.rate, stem=clip.stem, hop_frames=hop_frames, model=model, **options)  # type: ignore[arg-type]
+    events = []
+    cpu0 = time.process_time()
+    for start in range(0, len(clip.audio), BLOCK):
+        events += tr.process(AudioBlock(start, clip.audio[start : start + BLOCK], clip.rate))
+    cpu = time.process_time() - cpu0
+    events += tr.flush(len(clip.audio))
+    onsets: dict[tuple[int, int], tuple[int, int]] = {}  # (pitch, onset frame) -> (detected_at, offset)
+    for ev in events:
+        if ev.name == "note_on":
+            onsets[(ev.data["pitch"], ev.time)] = (ev.detected_at, -1)
+        elif ev.name == "note_off":
+            key = (ev.data["pitch"], ev.data["onset"])
+            onsets[key] = (onsets[key][0], ev.time)
+    rows, detected = [], []
+    for (pitch, onset), (det, off) in sorted(onsets.items(), key=lambda kv: kv[0][1]):
+        off = off if off > onset else len(clip.audio)
+        rows.append((onset / clip.rate, off / clip.rate, pitch))
+        detected.append(det / clip.rate)
+    return Run(np.array(rows, dtype=np.float64).reshape(-1, 3), np.array(detected), cpu, tr.windows_run)
+
+
+def offline_activations(audio22: np.ndarray, model: BasicPitchModel) -> tuple[np.ndarray, np.ndarray]:
+    """Note and onset activations over a whole file, each frame from the centre of some window."""
+    core = WINDOW_FRAMES - 2 * OFFLINE_CONTEXT
+    n_frames = int(np.ceil(len(audio22) / FRAME_SAMPLES))
+    padded = np.zeros(OFFLINE_CONTEXT * FRAME_SAMPLES + len(audio22) + WINDOW_SAMPLES, dtype=np.float32)
+    padded[OFFLINE_CONTEXT * FRAME_SAMPLES : OFFLINE_CONTEXT * FRAME_SAMPLES + len(audio22)] = audio22
+    notes, onsets = [], []
+    for first in range(0, n_frames, core):
+        # window row OFFLINE_CONTEXT is global frame ``first``
+        begin = first * FRAME_SAMPLES
+        note, onset = model.run(padded[begin : begin + WINDOW_SAMPLES])
+        notes.append(note[OFFLINE_CONTEXT : OFFLINE_CONTEXT + core])
+        onsets.append(onset[OFFLINE_CONTEXT : OFFLINE_CONTEXT + core])
+    return np.concatenate(notes)[:n_frames], np.concatenate(onsets)[:n_frames]
+
+
+def decode_offline(note: np.ndarray, onset: np.ndarray, confirm_frames: int, octave_ghost_frames: int) -> np.ndarray:
+    """Notes ``(onset s, offset s, pitch)`` from whole-file activations with :class:`NoteDecoder`."""
+    dec = NoteDecoder(confirm_frames=confirm_frames, octave_ghost_frames=octave_ghost_frames)
+    started, ended = dec.push(note, onset)
+    ended += dec.flush()
+    sec = FRAME_SAMPLES / MODEL_RATE
+    rows = [(n.onset * sec, n.offset * sec, n.pitch) for n in ended]
+    return np.array(sorted(rows), dtype=np.float64).reshape(-1, 3)
+
+
+# ----------------------------------------------------------------------------- scoring
+def score(ref: np.ndarray, est: np.ndarray) -> tuple[float, float, float, list[tuple[int, int]]]:
+    """Precision, recall, F (onsets within 50 ms, pitch within 50 cents, offsets ignored) and matches."""
+    import mir_eval
+
+    def hz(p: np.ndarray) -> np.ndarray:
+        return 440.0 * 2.0 ** ((p - 69.0) / 12.0)
+
+    if len(est) == 0 or len(ref) == 0:
+        return 0.0, 0.0, 0.0, []
+    p, r, f, _ = mir_eval.transcription.precision_recall_f1_overlap(
+        ref[:, :2], hz(ref[:, 2]), est[:, :2], hz(est[:, 2]), onset_tolerance=0.05, offset_ratio=None
+    )
+    matches = mir_eval.transcription.match_notes(
+        ref[:, :2], hz(ref[:, 2]), est[:, :2], hz(est[:, 2]), onset_tolerance=0.05, offset_ratio=None
+    )
+    return float(p), float(r), float(f), list(matches)
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    eval_dir = Path(args.data)
+    if not eval_dir.is_dir():
+        print(f"evaluation data not found at {eval_dir}; nothing measured")
+        return 1
+    clips = load_clips(eval_dir, args.seconds)
+    model = BasicPitchModel(threads=1)
+    import soxr
+
+    options: dict[str, object] = dict(margin_frames=args.margin, confirm_frames=args.confirm)
+    if args.no_presets:
+        options["octave_ghost_frames"] = 0
+    systems = {
+        f"stream hop {args.hop}": lambda c: run_stream(c, model, args.hop, **options),
+        f"stream hop {BUDGET_HOP_FRAMES} (budget)": lambda c: run_stream(c, model, BUDGET_HOP_FRAMES, **options),
+    }
+    totals: dict[str, list] = {}
+    audio_s = 0.0
+    print(f"{'file':30s} {'system':24s} {'ref':>5s} {'est':>5s} {'P':>6s} {'R':>6s} {'F':>6s} {'delay':>7s} {'delay/ref':>9s} {'cpu%':>6s} {'ms/win':>7s}")
+    for clip in clips:
+        dur = len(clip.audio) / clip.rate
+        audio_s += dur
+        audio22 = soxr.resample(clip.audio, clip.rate, MODEL_RATE).astype(np.float32)
+        cpu0 = time.process_time()
+        note, onset = offline_activations(audio22, model)
+        off_cpu = time.process_time() - cpu0
+        ghosts = 0 if args.no_presets else STEM_PRESETS.get(clip.stem, {}).get("octave_ghost_frames", 0)
+        results = {
+            "offline (min len 12)": Run(decode_offline(note, onset, 12, ghosts), cpu_s=off_cpu),
+            f"offline-c{args.confirm}": Run(decode_offline(note, onset, args.confirm, ghosts), cpu_s=off_cpu),
+        }
+        for name, fn in systems.items():
+            results[name] = fn(clip)
+        for name, run in results.items():
+            p, r, f, matches = score(clip.ref, run.notes)
+            delays = run.detected - run.notes[:, 0] if len(run.detected) else np.zeros(0)
+            ref_delays = np.array([run.detected[j] - clip.ref[i, 0] for i, j in matches]) if len(run.detected) else np.zeros(0)
+            t = totals.setdefault(name, [0, 0, 0, [], [], 0.0, 0])
+            t[0] += len(clip.ref)
+            t[1] += len(run.notes)
+            t[2] += len(matches)
+            t[3].extend(delays.tolist())
+            t[4].extend(ref_delays.tolist())
+            t[5] += run.cpu_s
+            t[6] += run.windows
+            print(
+                f"{clip.name[:30]:30s} {name:24s} {len(clip.ref):5d} {len(run.notes):5d} {p:6.3f} {r:6.3f} {f:6.3f} "
+                f"{_ms(delays):>7s} {_ms(ref_delays):>9s} {100 * run.cpu_s / dur:6.1f} "
+                f"{(1000 * run.cpu_s / run.windows) if run.windows else float('nan'):7.1f}"
+            )
+    print(f"\nTOTAL over {len(clips)} files, {audio_s:.1f} s of audio (F from summed counts)")
+    base_f = None
+    for name, (n_ref, n_est, n_match, delays, ref_delays, cpu, windows) in totals.items():
+        p = n_match / n_est if n_est else 0.0
+        r = n_match / n_ref if n_ref else 0.0
+        f = 2 * p * r / (p + r) if p + r else 0.0
+        if base_f is None:
+            base_f = f
+        print(
+            f"{name:24s} P {p:.3f} R {r:.3f} F {f:.3f} (F - offline {f - base_f:+.3f})  median delay "
+            f"{_ms(np.array(delays))} ms (vs matched ref onset {_ms(np.array(ref_delays))} ms)  "
+            f"cpu {100 * cpu / audio_s:.1f}% of one core"
+            + (f", {1000 * cpu / windows:.1f} ms per window" if windows else "")
+        )
+    return 0
+
+
+def _ms(values: np.ndarray) -> str:
+    return f"{1000 * float(np.median(values)):.0f}" if len(values) else "-"
+
+
+def settle(args: argparse.Namespace) -> int:
+    """Print how the model's frames change with their distance from the window's right edge."""
+    eval_dir = Path(args.data)
+    clips = load_clips(eval_dir, 0)
+    model = BasicPitchModel(threads=1)
+    import soxr
+
+    max_margin, stride = 30, 3
+    diffs: dict[int, list[tuple[float, float]]] = {m: [] for m in range(max_margin + 1)}
+    for clip in clips:
+        start = int(min(30.0, len(clip.audio) / clip.rate / 3) * clip.rate)
+        seg = clip.audio[start : start + int(args.settle_seconds * clip.rate)]
+        audio22 = soxr.resample(seg, clip.rate, MODEL_RATE).astype(np.float32)
+        padded = np.concatenate([np.zeros(WINDOW_SAMPLES, np.float32), audio22, np.zeros(WINDOW_SAMPLES, np.float32)])
+        n_frames = len(padded) // FRAME_SAMPLES
+        cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+        def window(k: int) -> tuple[np.ndarray, np.ndarray]:
+            if k not in cache:
+                cache[k] = model.run(padded[k * FRAME_SAMPLES : k * FRAME_SAMPLES + WINDOW_SAMPLES])
+            return cache[k]
+
+        centre = WINDOW_FRAMES // 2
+        for frame in range(WINDOW_FRAMES, n_frames - WINDOW_FRAMES, stride):
+            ref_note, ref_onset = (a[centre] for a in window(frame - centre))
+            for m in range(max_margin + 1):
+                k = frame - (WINDOW_FRAMES - 1 - m)
+                note, onset = (a[WINDOW_FRAMES - 1 - m] for a in window(k))
+                diffs[m].append((float(np.abs(note - ref_note).max()), float(np.abs(onset - ref_onset).max())))
+        print(f"# {clip.name}: {len(range(WINDOW_FRAMES, n_frames - WINDOW_FRAMES, stride))} frames", file=sys.stderr)
+    print("margin  ms      note mean  note p99  onset mean  onset p99   (max |frame at margin - frame at centre| over 88 pitches)")
+    for m, rows in diffs.items():
+        a = np.array(rows)
+        print(
+            f"{m:6d} {1000 * m * FRAME_SAMPLES / MODEL_RATE:6.1f}   {a[:, 0].mean():9.4f} {np.percentile(a[:, 0], 99):9.4f}"
+            f" {a[:, 1].mean():11.4f} {np.percentile(a[:, 1], 99):10.4f}"
+        )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``beamsync bench notes`` and of this script."""
+    ap = argparse.ArgumentParser(prog="eval_notes", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", default=str(REPO.parent / "shared" / "eval"), help="evaluation data folder")
+    ap.add_argument("--seconds", type=float, default=60.0, help="seconds of each bass stem to use (0: whole files)")
+    ap.add_argument("--hop", type=int, default=DEFAULT_HOP_FRAMES, help="streaming hop in model frames (11.6 ms)")
+    ap.add_argument("--margin", type=int, default=DEFAULT_MARGIN_FRAMES, help="settled-frame margin in model frames")
+    ap.add_argument("--confirm", type=int, default=2, help="frames a note must last before its note-on")
+    ap.add_argument("--no-presets", action="store_true", help="decode bass stems with the mix settings")
+    ap.add_argument("--settle", action="store_true", help="measure frame settling vs distance from the window edge")
+    ap.add_argument("--settle-seconds", type=float, default=8.0, help="seconds per file for --settle")
+    args = ap.parse_args(argv)
+    return settle(args) if args.settle else evaluate(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
