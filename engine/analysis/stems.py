@@ -10,8 +10,11 @@ separator (hop 256 at 44.1 kHz = 5.8 ms):
 * ``onset`` per stem (``data = {"stem": s, "strength"}``): causal spectral flux with an
   adaptive threshold, as the mix onset detector; for the bass stem these are bass note onsets.
 * on the drum stem, labelled onsets ``data = {"stem": "drums", "label": "kick"|"snare"|"hihat"}``
-  from band fluxes of the separated drums (kick 30–150 Hz, snare 150 Hz–1.5 kHz with its
-  2–8 kHz rattle, hi-hat 7–16 kHz), each kept only where its band dominates the drum onset.
+  from sudden energy rises in bands of the separated drums (:data:`DRUM_BANDS`), measured in dB
+  against the minimum of the last few frames and required to reach near the band's recent
+  peak: kick = a rise of the 40–120 Hz band larger than the shell band's (a snare also lifts
+  the lows, but less than its shell); snare = shell and wire bands rising together; hi-hat =
+  the 8–16 kHz band rising more than the wire band (cymbal-like rather than snare-like).
 * ``vocal_presence`` with value 1.0 / 0.0 when the vocals switch on / off (hysteresis on the
   vocal-to-mix level ratio and absolute level, with hold times).
 
@@ -37,11 +40,13 @@ from engine.analysis.separation import (
 from engine.audio.block import AudioBlock
 from engine.features import FeatureEvent
 
-DRUM_BANDS: tuple[tuple[str, float, float], ...] = (
-    ("kick", 30.0, 150.0),
-    ("snare", 150.0, 1500.0),
-    ("hihat", 7000.0, 16000.0),
-)
+#: bands of the drum stem whose energy rises classify a hit (Hz)
+DRUM_BANDS: dict[str, tuple[float, float]] = {
+    "low": (40.0, 120.0),  # kick fundamental
+    "body": (150.0, 500.0),  # snare (and tom) shell
+    "rattle": (1500.0, 5000.0),  # snare wires
+    "high": (8000.0, 16000.0),  # hi-hat
+}
 
 
 def k_weighting_power(freqs: np.ndarray) -> np.ndarray:
@@ -73,6 +78,16 @@ class StemOptions:
     level_tau: float = 3.0  # s
     min_gap: float = 0.05  # s between onsets of one detector
     floor_db: float = -60.0  # no onset from a stem quieter than this (dBFS)
+    drum_rise_lag: int = 3  # frames: a band's rise is measured against the minimum of these
+    drum_peak_decay: float = 6.0  # dB/s decay of each band's peak memory
+    drum_rel_db: float = -15.0  # a hit must come within this of the band's recent peak
+    kick_rise_db: float = 9.0
+    snare_body_rise_db: float = 6.0
+    snare_rattle_rise_db: float = 9.0
+    snare_rel_db: float = -12.0
+    hihat_rise_db: float = 6.0
+    hihat_rel_db: float = -20.0
+    drum_min_gap: float = 0.06  # s between hits of one class
     time_offset: float = 0.006  # s: where in the frame an onset sits when it first shows
     vocal_on_ratio_db: float = -14.0  # vocal level minus mix level to switch on
     vocal_off_ratio_db: float = -20.0
@@ -132,11 +147,10 @@ class StemAnalyser:
         self._ms_scale = 2.0 / (nfft * float((win * win).sum()))  # Parseval, one-sided
         self._kw = k_weighting_power(freqs)
         self._loud_len = max(1, int(round(0.4 * self._fps)))
-        bands = []
-        for _, lo, hi in DRUM_BANDS:
-            bands.append(np.flatnonzero((freqs >= lo) & (freqs < min(hi, 0.49 * sr))))
-        self._drum_bands = bands
-        self._rattle = np.flatnonzero((freqs >= 2000) & (freqs < 8000))
+        self._drum_bands = [np.flatnonzero((freqs >= lo) & (freqs < min(hi, 0.49 * sr)))
+                            for lo, hi in DRUM_BANDS.values()]
+        self._peak_decay = self.opt.drum_peak_decay / self._fps
+        self._drum_gap = max(1, int(round(self.opt.drum_min_gap * self._fps)))
         self._stem_band = np.flatnonzero((freqs >= 30) & (freqs < min(16000, 0.49 * sr)))
         self._bass_band = np.flatnonzero((freqs >= 30) & (freqs < 500))
         self._offset = self.opt.time_offset * self.sample_rate
@@ -156,11 +170,39 @@ class StemAnalyser:
         self._prev_drum = np.zeros(bins)
         self._frames = 0
         self._stem_flux = _Flux(len(STEMS), self._fps, self.opt)
-        self._drum_flux = _Flux(len(DRUM_BANDS), self._fps, self.opt)
+        self._band_hist = np.full((len(DRUM_BANDS), self.opt.drum_rise_lag), -120.0)
+        self._band_peak = np.full(len(DRUM_BANDS), -120.0)
+        self._drum_since = np.full(3, 10**9)
         self._kw_ring = np.zeros((len(STEMS) + 1, self._loud_len))
         self._vocal_on = False
         self._vocal_count = 0
         self._ratio_smooth = -60.0
+
+    def _drum_hits(self, drum_power: np.ndarray, loud: bool) -> list[tuple[str, float]]:
+        """Advance the drum band detectors one frame; (label, rise in dB) of each hit."""
+        o = self.opt
+        e = np.array([10 * np.log10(drum_power[b].sum() * self._ms_scale + 1e-12) for b in self._drum_bands])
+        rise = e - self._band_hist.min(axis=1)
+        self._band_peak = np.maximum(self._band_peak - self._peak_decay, e)
+        rel = e - self._band_peak
+        self._band_hist[:, :-1] = self._band_hist[:, 1:]
+        self._band_hist[:, -1] = e
+        self._drum_since += 1
+        if not loud or self._frames <= o.drum_rise_lag:
+            return []
+        low, body, rattle, high = range(4)
+        fire = (
+            rise[low] >= o.kick_rise_db and rel[low] >= o.drum_rel_db and rise[low] >= rise[body],
+            rise[body] >= o.snare_body_rise_db and rise[rattle] >= o.snare_rattle_rise_db
+            and rel[body] >= o.snare_rel_db and rel[rattle] >= o.snare_rel_db,
+            rise[high] >= o.hihat_rise_db and rel[high] >= o.hihat_rel_db and rise[high] > rise[rattle],
+        )
+        hits = []
+        for i, (label, band) in enumerate((("kick", low), ("snare", rattle), ("hihat", high))):
+            if fire[i] and self._drum_since[i] > self._drum_gap:
+                self._drum_since[i] = 0
+                hits.append((label, float(rise[band])))
+        return hits
 
     def _time(self, frame_end_model: int) -> int:
         return int(round(frame_end_model * self._ratio - self._offset))
@@ -214,20 +256,10 @@ class StemAnalyser:
                 if strength[s] > 0:
                     events.append(FeatureEvent("onset", t, det, float(strength[s]),
                                                {"stem": name, "strength": float(strength[s])}))
-            # labelled drum onsets: band fluxes of the drum stem (plain flux: no vibrato here)
-            dl = logm[0]
-            dd = np.maximum(dl - self._prev_drum, 0.0)
-            self._prev_drum = dl
-            bodf = np.array([dd[b].mean() for b in self._drum_bands])
-            rattle = dd[self._rattle].mean()
-            bodf[1] = 0.5 * bodf[1] + 0.5 * rattle
-            if self._frames <= 2:
-                bodf[:] = 0.0
-            dstr = self._drum_flux.step(bodf, np.full(len(DRUM_BANDS), bool(loud_enough[0])))
-            for b, (label, _, _) in enumerate(DRUM_BANDS):
-                if dstr[b] > 0:
-                    events.append(FeatureEvent("onset", t, det, float(dstr[b]),
-                                               {"stem": "drums", "label": label, "strength": float(dstr[b])}))
+            # labelled drum onsets from band energy rises of the drum stem
+            for label, strength_db in self._drum_hits(power[0], bool(loud_enough[0])):
+                events.append(FeatureEvent("onset", t, det, strength_db,
+                                           {"stem": "drums", "label": label, "strength": strength_db}))
             # vocal presence with hysteresis
             vdb = float(db[2])
             ratio = vdb - 10 * np.log10(mix_ms + 1e-12)
