@@ -67,6 +67,40 @@ class _Group:
     cell_global: np.ndarray
 
 
+_ALL_ATTRS = (*SCALAR_ATTRIBUTES, "color", "cell_intensity", "cell_color")
+
+
+def _look_writes(parts: list["_Part"]) -> tuple[str, ...]:
+    """The attribute arrays a look can write (only these are cleared and blended)."""
+    w: set[str] = set()
+    for part in parts:
+        p = part.part
+        w.update(p.attributes)
+        if p.colour is not None:
+            w.add("color")
+        e = p.effect
+        if e is None:
+            continue
+        if e.kind in ("chase", "pulse"):
+            w.add("intensity")
+        elif e.kind == "strobe":
+            w.update(("strobe", "intensity"))
+        elif e.kind == "colour_cycle":
+            w.add("color")
+        elif e.kind in ("circle", "figure8", "sweep", "fan"):
+            w.update(("pan", "tilt"))
+        else:  # pixel effects
+            w.add("cell_intensity")
+            if p.colour is not None:
+                w.add("cell_color")
+    return tuple(a for a in _ALL_ATTRS if a in w)
+
+
+def _clear(frame: AttributeFrame, attrs: tuple[str, ...]) -> None:
+    for name in attrs:
+        getattr(frame, name).fill(np.nan)
+
+
 def _as_index(ix: np.ndarray) -> Any:
     if len(ix) and np.all(np.diff(ix) == 1):
         return slice(int(ix[0]), int(ix[-1]) + 1)
@@ -145,6 +179,7 @@ class Program:
                 attrs = [(k, v.compiled) for k, v in p.attributes.items() if v.compiled is not None]
                 parts.append(_Part(p, g, attrs, (lname, j)))
             self.looks[lname] = parts
+        self.writes: dict[str, tuple[str, ...]] = {name: _look_writes(parts) for name, parts in self.looks.items()}
         order = sorted(range(len(m.layers)), key=lambda i: (m.layers[i].priority if m.layers[i].priority is not None else i, i))
         self.layers = [m.layers[i] for i in order]
         self.first_layer = m.layers[0].name if m.layers else None
@@ -302,6 +337,7 @@ class ShowRuntime:
         patch = show.patch
         self.attrs = AttributeFrame.for_patch(patch)
         self._scratch = [self.attrs.like() for _ in range(3)]
+        self._blender = _Blender(self.attrs)
         self._layer_frames: list[AttributeFrame] = []
         if carry is None or getattr(self, "renderer", None) is None or self.renderer.patch is not patch:
             if carry is not None:
@@ -702,7 +738,8 @@ class ShowRuntime:
     # --- stage 5: layers and looks -------------------------------------------------------------
     def _layers(self, d: _Domain, out: AttributeFrame, t: float, bpb: int) -> None:
         out.clear()
-        scratch, a_frame, b_frame = self._scratch
+        scratch, a_frame, b_frame = self._scratch  # kept all-NaN between uses
+        writes = self.program.writes
         for layer in self.program.layers:
             st = d.layers[layer.name]
             if st.revert_at is not None and t >= st.revert_at:
@@ -712,6 +749,7 @@ class ShowRuntime:
                     st.set_look(look, t, st.revert_dur)
             if st.look is None:
                 continue
+            w: tuple[str, ...] = ()
             try:
                 opacity = st.opacity(t)
                 if layer.opacity is not None and layer.opacity.compiled is not None:
@@ -721,17 +759,21 @@ class ShowRuntime:
                     continue
                 in_transition = st.dur > 0 and t < st.t0 + st.dur and st.prev_look is not None
                 if in_transition:
-                    a_frame.clear()
-                    b_frame.clear()
+                    wa, wb = writes.get(st.prev_look, ()), writes.get(st.look, ())  # type: ignore[arg-type]
+                    w = tuple(a for a in _ALL_ATTRS if a in wa or a in wb)
                     self._look(d, st.prev_look, a_frame, t, bpb)  # type: ignore[arg-type]
                     self._look(d, st.look, b_frame, t, bpb)
-                    _crossfade(a_frame, b_frame, scratch, max(0.0, (t - st.t0) / st.dur))
+                    _crossfade(a_frame, b_frame, scratch, max(0.0, (t - st.t0) / st.dur), w)
+                    _clear(a_frame, wa)
+                    _clear(b_frame, wb)
                 else:
-                    scratch.clear()
+                    w = writes.get(st.look, ())
                     self._look(d, st.look, scratch, t, bpb)
-                _blend(out, scratch, layer.blend, opacity)
+                self._blender.blend(out, scratch, layer.blend, opacity, w)
             except Exception as exc:
                 self._fault(f"layers.{layer.name}", exc)
+            finally:
+                _clear(scratch, w)
 
     def _look(self, d: _Domain, name: str, frame: AttributeFrame, t: float, bpb: int) -> None:
         for part in self.program.looks.get(name, ()):
@@ -809,52 +851,70 @@ _CURVES: dict[str, Callable[[float], float]] = {
 # Blending
 
 
-def _crossfade(a: AttributeFrame, b: AttributeFrame, out: AttributeFrame, p: float) -> None:
+def _crossfade(a: AttributeFrame, b: AttributeFrame, out: AttributeFrame, p: float, attrs: tuple[str, ...]) -> None:
     """``out`` = look ``a`` cross-faded to look ``b`` by ``p`` (0..1). Intensity treats unset
     as 0 (fades in/out); other attributes take whichever side is set; gobo/wheel switch at
     half-way."""
     p = min(1.0, max(0.0, p))
-    for name in ("intensity", "cell_intensity"):
+    for name in attrs:
         x, y = getattr(a, name), getattr(b, name)
-        r = np.nan_to_num(x) * (1.0 - p) + np.nan_to_num(y) * p
-        r[np.isnan(x) & np.isnan(y)] = np.nan
-        getattr(out, name)[...] = r
-    for name in (*SCALAR_ATTRIBUTES[1:], "color", "cell_color"):
-        x, y = getattr(a, name), getattr(b, name)
-        if name in _DISCRETE:
+        if name in ("intensity", "cell_intensity"):
+            r = np.nan_to_num(x) * (1.0 - p) + np.nan_to_num(y) * p
+            r[np.isnan(x) & np.isnan(y)] = np.nan
+        elif name in _DISCRETE:
             r = np.where(np.isnan(y), x, y) if p >= 0.5 else np.where(np.isnan(x), y, x)
         else:
             r = np.where(np.isnan(x), y, np.where(np.isnan(y), x, x + (y - x) * p))
         getattr(out, name)[...] = r
 
 
-def _blend(out: AttributeFrame, layer: AttributeFrame, mode: str, o: float) -> None:
-    """Blend one layer onto the frame below it (see the ``blend`` key of a layer)."""
-    if mode == "htp" and o >= 1.0:
-        out.merge(layer)  # the fixtures module's HTP/LTP merge
-        return
-    for name in ("intensity", "cell_intensity"):
-        below, top = getattr(out, name), getattr(layer, name)
-        set_ = ~np.isnan(top)
-        if not set_.any():
-            continue
-        if mode == "htp":
-            np.fmax(below, top * o, out=below)
-        elif mode == "multiply":
-            f = 1.0 + (top - 1.0) * o
-            np.copyto(below, np.nan_to_num(below) * f, where=set_ & ~np.isnan(below))
-        else:  # ltp and mix: cross-fade from what is below
-            np.copyto(below, np.nan_to_num(below) + (top - np.nan_to_num(below)) * o, where=set_)
-    if mode == "multiply":
-        return
-    for name in (*SCALAR_ATTRIBUTES[1:], "color", "cell_color"):
-        below, top = getattr(out, name), getattr(layer, name)
-        set_ = ~np.isnan(top)
-        if mode == "mix" and name not in _DISCRETE:
-            mixed = np.where(np.isnan(below), top, below + (top - below) * o)
-            np.copyto(below, mixed, where=set_)
-        elif o >= 0.5 or mode != "mix":
-            np.copyto(below, top, where=set_)
+class _Blender:
+    """Blends a layer onto the frame below (the ``blend`` key of a layer), touching only the
+    attributes the layer's look writes; masks are preallocated per array shape."""
+
+    def __init__(self, like: AttributeFrame) -> None:
+        self.masks = {name: np.zeros(getattr(like, name).shape, dtype=bool) for name in _ALL_ATTRS}
+        self.tmp = {name: np.zeros(getattr(like, name).shape, dtype=np.float32) for name in _ALL_ATTRS}
+
+    def blend(self, out: AttributeFrame, layer: AttributeFrame, mode: str, o: float, attrs: tuple[str, ...]) -> None:
+        for name in attrs:
+            below, top = getattr(out, name), getattr(layer, name)
+            set_ = self.masks[name]
+            np.isnan(top, out=set_)
+            np.logical_not(set_, out=set_)
+            tmp = self.tmp[name]
+            if name in ("intensity", "cell_intensity"):
+                if mode == "htp":
+                    if o >= 1.0:
+                        np.fmax(below, top, out=below)
+                    else:
+                        np.multiply(top, o, out=tmp)
+                        np.fmax(below, tmp, out=below)
+                elif mode == "multiply":
+                    # below * (1 + (top - 1) * o), where both are set
+                    np.subtract(top, 1.0, out=tmp)
+                    tmp *= o
+                    tmp += 1.0
+                    tmp *= below
+                    np.copyto(below, tmp, where=set_)
+                else:  # ltp and mix: cross-fade from what is below (unset below = 0)
+                    np.nan_to_num(below, copy=False)
+                    np.subtract(top, below, out=tmp)
+                    tmp *= o
+                    tmp += below
+                    np.copyto(below, tmp, where=set_)
+                continue
+            if mode == "multiply":
+                continue
+            if mode == "mix" and name not in _DISCRETE and o < 1.0:
+                np.subtract(top, below, out=tmp)
+                tmp *= o
+                tmp += below
+                # where nothing is below, the layer's value itself
+                np.copyto(tmp, top, where=np.isnan(below))
+                np.copyto(below, tmp, where=set_)
+            elif o >= 0.5 or mode != "mix":
+                np.copyto(below, top, where=set_)
 
 
 # ---------------------------------------------------------------------------------------------
