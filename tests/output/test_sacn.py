@@ -207,3 +207,33 @@ def test_sacn_receiver_gets_values_priority_and_sequence(free_port) -> None:
     assert [p.dmxData[511] for p in got[2]] == [(k * 5) % 256 for k in range(300)]
     assert {p.sourceName for p in got[1]} == {"beamsync test"} and got[1][0].dmxData[1:3] == (7, 255)
     assert s.stats.errors == 0
+
+
+def test_sync_across_eight_universes_over_loopback(udp_collector) -> None:
+    """Every frame: eight data packets carrying the sync address, then one sync packet (parsed by sacn)."""
+    from sacn.messages.sync_packet import SyncPacket
+
+    dest = ("127.0.0.1", udp_collector.port)
+    buf = FrameBuffer(range(1, 9))
+    s = SacnSender(config(range(1, 9), dest=dest, sync_universe=64), buf, cid=CID)
+    for k in range(5):
+        buf.back.data[:] = np.arange(8, dtype=np.uint8)[:, None] + 10 * k
+        buf.publish()
+        s.send(k / 44)
+    s.close()
+    datagrams = udp_collector.collect(5 * 9 + 24)
+    frames, current = [], []
+    for d in datagrams[:45]:
+        if len(d) == 49:
+            sync = SyncPacket.make_sync_packet(d)
+            frames.append((sync.syncAddr, sync.sequence, current))
+            current = []
+        else:
+            current.append(DataPacket.make_data_packet(d))
+    assert [(addr, seq) for addr, seq, _ in frames] == [(64, k + 1) for k in range(5)]
+    for k, (_, _, data) in enumerate(frames):
+        assert sorted(p.universe for p in data) == list(range(1, 9))
+        assert all(p.syncAddr == 64 and p.dmxData[0] == p.universe - 1 + 10 * k for p in data)
+    assert len(datagrams) == 45 + 24 and all(
+        DataPacket.make_data_packet(d).option_StreamTerminated for d in datagrams[45:]
+    )
