@@ -58,6 +58,8 @@ class AudioSource:
         self._mono = np.zeros(read_frames, dtype=np.float32)
         self.clock = SampleClock(self.sample_rate)
         self._frames_read = 0
+        #: Optional observer of block metadata rows (diagnostics, benchmarks); called by read().
+        self.on_meta = None
 
     # Subclasses implement start/stop and set up their producer.
     def start(self) -> None:  # pragma: no cover - abstract
@@ -87,6 +89,8 @@ class AudioSource:
         meta = self.ring.read_meta()
         if len(meta):
             self.clock.update(meta)
+            if self.on_meta is not None:
+                self.on_meta(meta)
         first, n = self.ring.read(self._scratch, max_frames)
         if n == 0:
             return None
