@@ -350,12 +350,14 @@ SHAPE_NAMES = (*SHAPES, "random")
 def wave(env: Env, shape: str, period: Value, spread: Value, phase: Value, seed: Value = 0) -> Value:
     """A beat-synced wave: ``period`` in beats, ``spread`` the phase offset (in cycles) across
     the group (chases), ``phase`` a fixed offset in cycles. Output 0..1."""
+    if shape == "random":
+        # Random steps change together on the beat grid; with a spread each fixture draws
+        # from its own stream instead of being phase-shifted.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = np.floor(env.beats / period + phase)
+        return hash01(step, env.i if np.any(spread) else 0, int(env.seed) + int(seed))
     with np.errstate(divide="ignore", invalid="ignore"):
         x = env.beats / period + phase - spread * env.pos
-    if shape == "random":
-        step = np.floor(x)
-        # Per-fixture streams differ only when spread is used.
-        return hash01(step, env.i if np.any(spread) else 0, int(env.seed) + int(seed))
     return SHAPES[shape](x)
 
 
@@ -402,7 +404,9 @@ def _chase(env: Env, period: Value, width: Value, direction: Value) -> Value:
     # A window of `width` (fraction of the group) travels across the group once per period.
     with np.errstate(divide="ignore", invalid="ignore"):
         head = np.mod(env.beats / period, 1.0)
-    pos = env.pos if direction >= 0 else 1.0 - env.pos
+    # i/n, not pos: the window wraps from the last fixture back to the first.
+    n = np.maximum(env.n, 1.0)
+    pos = env.i / n if direction >= 0 else (n - 1.0 - env.i) / n
     d = np.mod(head - pos, 1.0)
     return _clamp(1.0 - d / np.maximum(width, 1e-9), 0.0, 1.0)
 
@@ -651,7 +655,12 @@ class _Compiler:
         if fn is None:
             raise ExprError(f"unknown function '{fname}'{suggest(fname, FUNCTIONS)}", node.column)
         positional = [a for a in node.args if a.kind != "kwarg"]
-        keywords = {a.value: a for a in node.args if a.kind == "kwarg"}
+        keywords: dict[str, Node] = {}
+        for a in node.args:
+            if a.kind == "kwarg":
+                if a.value in keywords:
+                    raise ExprError(f"{fname}() got '{a.value}' twice", a.column)
+                keywords[a.value] = a
         pnames = [p for p, _ in fn.params]
         if fn.varargs:
             if keywords:

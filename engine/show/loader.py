@@ -171,7 +171,13 @@ def _read_with_includes(path: Path, text: str | None, ctx: Ctx) -> list[_Doc] | 
             ctx.errors.append(ConfigError(f"includes nested deeper than {MAX_INCLUDE_DEPTH}", location_of(node, idx, oname), ("include", idx)))
             return False
         try:
-            root = load_yaml(p, text=txt)
+            if txt is None:
+                try:
+                    txt = p.read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError):
+                    txt = None  # load_yaml reports it in its own words
+            root = load_yaml(p, text=txt) if txt is not None else load_yaml(p)
+            ctx.sources[name] = txt.splitlines() if txt is not None else []
         except ConfigError as exc:
             if origin is not None and exc.message == "file not found":
                 node, idx, oname = origin

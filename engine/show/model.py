@@ -80,7 +80,8 @@ class ExprSpec(Spec):
         loc = where.loc()
         single_line = "\n" not in value
         if single_line and loc.line:
-            loc = Location(loc.file, loc.line, loc.column + text_offset(value))
+            offset = text_offset(value) or (1 if ctx.quoted_at(loc) else 0)
+            loc = Location(loc.file, loc.line, loc.column + offset)
         try:
             tree = parse(value)
         except ExprError as exc:

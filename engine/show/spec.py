@@ -47,6 +47,15 @@ class Ctx:
 
     errors: list[ConfigError] = field(default_factory=list)
     warnings: list[ConfigError] = field(default_factory=list)
+    sources: dict[str, list[str]] = field(default_factory=dict)  # file -> lines, for columns
+
+    def quoted_at(self, loc: Location) -> bool:
+        """Whether the scalar at ``loc`` starts with a quote (its text starts one column later)."""
+        lines = self.sources.get(loc.file or "")
+        if not lines or not (0 < loc.line <= len(lines)):
+            return False
+        line = lines[loc.line - 1]
+        return 0 < loc.column <= len(line) and line[loc.column - 1] in "\"'"
 
     def error(self, message: str, where: "Where", *, at_key: bool = False) -> Invalid:
         self.errors.append(ConfigError(message, where.key_loc() if at_key else where.loc(), where.path))
