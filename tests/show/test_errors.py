@@ -114,7 +114,7 @@ def test_all_errors_are_reported_in_one_pass(write, tmp_path: Path):
     result = check_show(fixed)
     assert [(e.location.line, e.location.column, e.message) for e in result.errors] == [
         (2, 6, "unknown name 'levl' (did you mean 'level'?)"),
-        (3, 6, "unknown name 'ghost'"),
+        (3, 6, "unknown name 'ghost' (did you mean 'onset'?)"),
     ]
 
 
