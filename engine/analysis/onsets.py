@@ -47,9 +47,12 @@ class OnsetOptions:
     pre_max: float = 0.03  # seconds
     pre_avg: float = 0.10  # seconds
     ratio: float = 1.0
-    delta: float = 0.6
+    delta: float = 1.0
     level_tau: float = 3.0  # seconds, slow level of the onset function
     min_gap: float = 0.05  # seconds between onsets of one band (mix: half of it)
+    peak_share: float = 0.25  # drum-proxy threshold floor: share of the recent onset peak
+    peak_half_life: float = 1.0  # seconds
+    narrow_bins: int = 16  # bands with fewer bins use band-magnitude flux
     # Where in the window an onset is when it first shows: the reported time is the frame's
     # end minus this (calibrated on synthetic clicks, see tests/analysis/test_onsets.py).
     time_offset: float = 0.006  # seconds
@@ -72,6 +75,9 @@ class OnsetDetector:
         self._pre_avg = max(1, int(round(self.opt.pre_avg * fps)))
         self._hist_len = max(self._pre_max, self._pre_avg)
         self._level_a = 1.0 / (self.opt.level_tau * fps)
+        # the peak floor is for the drum proxies only: the mix band must keep quiet onsets
+        self._peak_share = np.array([0.0 if lab is None else self.opt.peak_share for lab, _ in self._bands])
+        self._peak_decay = 0.5 ** (1.0 / (self.opt.peak_half_life * fps))
         self._gap = [int(round((0.5 if lab is None else 1.0) * self.opt.min_gap * fps)) for lab, _ in self._bands]
         self._offset = int(round(self.opt.time_offset * frontend.sample_rate))
         self.reset()
@@ -80,9 +86,12 @@ class OnsetDetector:
         """Forget the stream."""
         nb = len(self._bands)
         self._spec_hist = np.zeros((self.opt.lag, len(self.fe.fast_freqs)), np.float32)
+        self._band_hist = np.zeros((self.opt.lag, len(self._bands)))
         self._n = 0
         self._odf = np.zeros((nb, self._hist_len), np.float64)  # ring of the onset function
-        self._level = np.full(nb, 1e-3)
+        self._level = np.zeros(nb)
+        self._peak = np.zeros(nb)
+        self._frames = 0
         self._since = np.full(nb, 10**9)
 
     def onset_function(self, mag: np.ndarray) -> np.ndarray:
@@ -91,9 +100,22 @@ class OnsetDetector:
         prev = self._spec_hist[self._n % self.opt.lag]
         ref = np.maximum(np.maximum(prev, np.roll(prev, 1)), np.roll(prev, -1))
         diff = np.maximum(logmag - ref, 0.0) if self._n >= self.opt.lag else np.zeros_like(logmag)
+        # Narrow bands (few bins, e.g. the kick band) use the flux of their summed magnitude:
+        # per-bin flux over 3-4 bins is too noisy to threshold.
+        band_log = np.array([np.log10(1.0 + self.opt.compression * mag[sel].mean()) if len(sel) else 0.0
+                             for _, sel in self._bands])
+        band_prev = self._band_hist[self._n % self.opt.lag].copy()
+        self._band_hist[self._n % self.opt.lag] = band_log
         self._spec_hist[self._n % self.opt.lag] = logmag
+        started = self._n >= self.opt.lag
         self._n += 1
-        return np.array([diff[sel].mean() if len(sel) else 0.0 for _, sel in self._bands])
+        out = np.empty(len(self._bands))
+        for b, (_, sel) in enumerate(self._bands):
+            if len(sel) >= self.opt.narrow_bins:
+                out[b] = diff[sel].mean()
+            else:
+                out[b] = max(band_log[b] - band_prev[b], 0.0) if started else 0.0
+        return out
 
     def process(self, block: AudioBlock) -> list[FeatureEvent]:
         """Onset events for the fast frames this block completes."""
@@ -105,11 +127,16 @@ class OnsetDetector:
             hist = self._odf
             past_max = hist[:, -self._pre_max :].max(1)
             past_avg = hist[:, -self._pre_avg :].mean(1)
-            thr = o.ratio * past_avg + o.delta * self._level
+            # the threshold also stays above a share of recent onset peaks (decaying), which
+            # keeps noisy narrow bands from firing on their own fluctuations
+            self._peak *= self._peak_decay
+            thr = np.maximum(o.ratio * past_avg + o.delta * self._level, self._peak_share * self._peak)
             self._since += 1
             for b, (label, _) in enumerate(self._bands):
-                if odf[b] >= past_max[b] and odf[b] > thr[b] and self._since[b] > self._gap[b]:
+                if (odf[b] >= past_max[b] and odf[b] > thr[b] and self._since[b] > self._gap[b]
+                        and self._frames >= self._pre_avg):
                     self._since[b] = 0
+                    self._peak[b] = max(self._peak[b], odf[b])
                     strength = float(np.tanh((odf[b] - thr[b]) / (4.0 * self._level[b] + 1e-9)))
                     data = {"stem": "mix", "strength": strength}
                     if label:
@@ -117,7 +144,9 @@ class OnsetDetector:
                     events.append(FeatureEvent("onset", int(end) - self._offset, int(end), strength, data))
             hist[:, :-1] = hist[:, 1:]
             hist[:, -1] = odf
-            self._level += self._level_a * (odf - self._level)
+            # running mean over everything so far until level_tau is reached, then an EMA
+            self._frames += 1
+            self._level += max(self._level_a, 1.0 / self._frames) * (odf - self._level)
         return events
 
 

@@ -71,6 +71,8 @@ class TrackerOptions:
     prior_octaves: float = 0.7
     reinject: float = 1e-5
     min_confidence: float = 0.25
+    weak_beat: float = 0.15  # activation peak below which a beat does not move the beat clock
+    hold: float = 8.0  # seconds the clock keeps firing on its own after the last clear beat
     predict: bool = True
     tempo_every: float = 1.0  # seconds between tempo events
 
@@ -142,6 +144,7 @@ class BeatTracker:
         self._evidence = 0.0
         self.confidence = 0.0
         self._acquired = False  # three consistent beats seen: firing may start
+        self._last_good = -1e9  # activation frame of the last clear, confident beat
         self._last_fired = -1e18  # input frames
         self._last_tempo_event = -1e18
         self._user_offset = 0.0  # input frames, from nudge()
@@ -204,7 +207,12 @@ class BeatTracker:
     @property
     def locked(self) -> bool:
         """Beats are being published: manual mode, or three consistent beats seen and confident."""
-        return self.mode == MANUAL or (self._acquired and self.confidence >= self.opt.min_confidence)
+        if self.mode == MANUAL:
+            return True
+        if not self._acquired:
+            return False
+        # through a breakdown the clock flies on alone for `hold` seconds
+        return self.confidence >= self.opt.min_confidence or self._index - self._last_good <= self.opt.hold * self.opt.fps
 
     @property
     def bpm(self) -> float:
@@ -228,6 +236,8 @@ class BeatTracker:
     def _refine(self, cand: int, index: int) -> float:
         """Sub-frame beat time: the activation peak within ±2 frames (not beyond ``index``)."""
         lo, hi = max(cand - 2, index - len(self._act) + 1, 0), min(cand + 2, index)
+        if lo > hi:  # older than the kept activations
+            return float(cand)
         frames = np.arange(lo, hi + 1)
         vals = self._act[frames % len(self._act)]
         j = int(np.argmax(vals))
@@ -245,6 +255,10 @@ class BeatTracker:
         self._last_recorded = int(round(t))
         if self.mode == MANUAL:
             return
+        if peak < self.opt.weak_beat and self._acquired:
+            # no evidence (breakdown, silence): hold tempo and phase rather than follow the HMM's drift
+            self._run = []
+            return
         if self._run and abs((t - self._run[-1]) - interval) <= 0.15 * interval:
             self._run.append(t)
             self._run = self._run[-8:]
@@ -260,6 +274,8 @@ class BeatTracker:
             period, anchor = float(interval), t
         self.period, self.anchor, self.anchor_beat, self.meter = period, anchor, k, meter
         self._acquired = self._acquired or n >= 3
+        if self.confidence >= self.opt.min_confidence:
+            self._last_good = self._index
 
     def _beat_event(self, time: float, now: int, beat0: int, predicted: bool) -> FeatureEvent:
         return FeatureEvent("beat", int(round(time)), int(now), 1.0, {
