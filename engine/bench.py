@@ -14,6 +14,7 @@ BENCHMARKS: dict[str, str] = {
     "audio": "engine.audio.bench:main",
     "beats": "engine.analysis.bench:main",
     "show": "engine.show.bench:main",
+    "render": "engine.fixtures.bench:main",
 }
 
 

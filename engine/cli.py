@@ -24,6 +24,7 @@ COMMAND_MODULES = [
     "engine.analysis.commands",  # analyze
     "engine.show.commands",  # check, schema
     "engine.analysis.separate_command",  # separate
+    "engine.fixtures.commands",  # fixtures
 ]
 
 
