@@ -29,9 +29,9 @@ from engine.analysis.separation import (
 class ProgressBar:
     """A one-line text progress bar on a stream (stderr), redrawn at most 10 times a second."""
 
-    def __init__(self, label: str, stream=sys.stderr, width: int = 30) -> None:  # noqa: ANN001
+    def __init__(self, label: str, stream=None, width: int = 30) -> None:  # noqa: ANN001
         self.label = label
-        self.stream = stream
+        self.stream = stream if stream is not None else sys.stderr
         self.width = width
         self.t0 = time.monotonic()
         self._last = -1.0

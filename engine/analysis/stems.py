@@ -13,7 +13,8 @@ separator (hop 256 at 44.1 kHz = 5.8 ms):
   from sudden energy rises in bands of the separated drums (:data:`DRUM_BANDS`), measured in dB
   against the minimum of the last few frames and required to reach near the band's recent
   peak: kick = a rise of the 40–120 Hz band larger than the shell band's (a snare also lifts
-  the lows, but less than its shell); snare = shell and wire bands rising together; hi-hat =
+  the lows, but less than its shell); snare = shell and wire bands rising together, the shell
+  more than the lows (a kick's pitch sweep lifts the shell band too); hi-hat =
   the 8–16 kHz band rising more than the wire band (cymbal-like rather than snare-like).
 * ``vocal_presence`` with value 1.0 / 0.0 when the vocals switch on / off (hysteresis on the
   vocal-to-mix level ratio and absolute level, with hold times).
@@ -194,7 +195,7 @@ class StemAnalyser:
         fire = (
             rise[low] >= o.kick_rise_db and rel[low] >= o.drum_rel_db and rise[low] >= rise[body],
             rise[body] >= o.snare_body_rise_db and rise[rattle] >= o.snare_rattle_rise_db
-            and rel[body] >= o.snare_rel_db and rel[rattle] >= o.snare_rel_db,
+            and rel[body] >= o.snare_rel_db and rel[rattle] >= o.snare_rel_db and rise[body] > rise[low],
             rise[high] >= o.hihat_rise_db and rel[high] >= o.hihat_rel_db and rise[high] > rise[rattle],
         )
         hits = []
@@ -202,6 +203,10 @@ class StemAnalyser:
             if fire[i] and self._drum_since[i] > self._drum_gap:
                 self._drum_since[i] = 0
                 hits.append((label, float(rise[band])))
+        if hits:
+            # one hit keeps rising over a few frames: measure the next rises from here, so the
+            # tail of this hit does not pass for another instrument's attack
+            self._band_hist[:] = e[:, None]
         return hits
 
     def _time(self, frame_end_model: int) -> int:
