@@ -15,6 +15,7 @@ BENCHMARKS: dict[str, str] = {
     "beats": "engine.analysis.bench:main",
     "show": "engine.show.bench:main",
     "render": "engine.fixtures.bench:main",
+    "output": "engine.output.bench:main",
 }
 
 

@@ -21,6 +21,7 @@ touches the audio callback. Per-output rate and latency offset are exposed as da
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -66,6 +67,9 @@ class OutputScheduler:
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
         self._closed = False
+        self.realtime_priority: int | None = None
+        #: Why the realtime priority could not be set (None when it was, or was not asked for).
+        self.priority_error: str | None = None
 
     # -- data for the show ---------------------------------------------------------------------
 
@@ -122,10 +126,16 @@ class OutputScheduler:
         slot.due = nxt
         return 1
 
-    def start(self) -> None:
-        """Start the background threads (network outputs share one; blocking ones get their own)."""
+    def start(self, *, realtime_priority: int | None = None) -> None:
+        """Start the background threads (network outputs share one; blocking ones get their own).
+
+        ``realtime_priority`` (1-99) asks for SCHED_FIFO on the sender threads, so a busy
+        machine delays sends less; it needs CAP_SYS_NICE (or root). When refused, the threads
+        run at normal priority and :attr:`priority_error` says why.
+        """
         if self._threads:
             return
+        self.realtime_priority = realtime_priority
         self._stop.clear()
         shared = [s for s in self._slots if not getattr(s.sender, "blocking", False)]
         lanes = ([shared] if shared else []) + [[s] for s in self._slots if getattr(s.sender, "blocking", False)]
@@ -136,6 +146,11 @@ class OutputScheduler:
             t.start()
 
     def _lane(self, lane: list[_Slot]) -> None:
+        if self.realtime_priority is not None:
+            try:  # pid 0: this thread only (Linux schedules threads individually)
+                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(self.realtime_priority))
+            except (OSError, AttributeError) as exc:
+                self.priority_error = f"SCHED_FIFO {self.realtime_priority}: {exc}"
         clock, stop = self.clock, self._stop
         while not stop.is_set():
             now = clock()
