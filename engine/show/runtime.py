@@ -483,6 +483,12 @@ class ShowRuntime:
             tn = clock.next_beat / inputs.sample_rate  # type: ignore[operator]
             period = 60.0 / clock.bpm
             d.beat_period = period
+            # The beat the clock has just passed, when it fell between this frame and the one
+            # before (its "next beat" is already the following one)...
+            tp = inputs.time - clock.phase * period
+            if 0.0 <= t - tp < dt_frame / 2.0 + 1e-9 and (d.beat_time is None or tp - d.beat_time > 0.5 * period):
+                self._fire_beat(d, tp, clock.beat_in_bar, bpb)
+            # ... and the predicted next beat, once this frame is the one nearest to it.
             if horizon >= tn and (d.beat_time is None or tn - d.beat_time > 0.5 * period):
                 self._fire_beat(d, tn, clock.next_beat_in_bar, bpb)
         if d.pending:
