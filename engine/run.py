@@ -11,10 +11,12 @@ import logging
 import math
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
 from engine.audio.errors import AudioError
+from engine.audio.filesource import FileSource
 
 log = logging.getLogger("beamsync.run")
 
@@ -31,22 +33,25 @@ def _parse_channels(text: str | None) -> list[int] | None:
     return chans
 
 
-def open_source(args: argparse.Namespace):
-    """The audio source the arguments ask for; the demo clip when nothing is asked and no input exists."""
-    from engine.audio.filesource import FileSource
+DEMO_SHOW = Path(__file__).resolve().parent.parent / "shows" / "club-edm.yaml"
 
+
+def open_source(args: argparse.Namespace, *, shared: bool = False):
+    """The audio source the arguments ask for; the demo clip when nothing is asked and no input exists."""
     if args.audio:
-        return FileSource(args.audio, args.rate, block_size=args.block_size, loop=args.loop), f"file {args.audio}"
+        src = FileSource(args.audio, args.rate, block_size=args.block_size, loop=args.loop, shared=shared)
+        return src, f"file {args.audio}"
     from engine.audio.devices import list_input_devices
     from engine.audio.stream import AudioInput
 
     if args.input is not None or list_input_devices():
-        src = AudioInput(args.input, args.rate or 48000, args.block_size, _parse_channels(args.channels))
+        src = AudioInput(args.input, args.rate or 48000, args.block_size, _parse_channels(args.channels), shared=shared)
         return src, f"input '{src.device.name}' [{src.device.hostapi}]"
     from engine.audio.demo import demo_clip
 
     clip = demo_clip(args.rate or 48000)
-    src = FileSource(samples=clip.samples, sample_rate=clip.sample_rate, block_size=args.block_size, loop=args.loop)
+    src = FileSource(samples=clip.samples, sample_rate=clip.sample_rate, block_size=args.block_size, loop=args.loop,
+                     shared=shared)
     return src, f"no sound card: playing the built-in demo clip ({clip.bpm:g} BPM, {len(clip.samples) / clip.sample_rate:.0f} s)"
 
 
@@ -54,52 +59,65 @@ def _db(x: float) -> float:
     return 20 * math.log10(x) if x > 1e-10 else -200.0
 
 
+def _status_line(st: dict, elapsed: float, src_stats) -> str:
+    bpm = f"{st['bpm']:5.1f} BPM ({st['confidence']:.2f}) beat {int(st['beat_in_bar'])}" if st["bpm"] > 0 else "  --- BPM"
+    return (
+        f"t={elapsed:6.1f}s {bpm} | level {st['level_db']:6.1f} dB | "
+        f"analysis {st['analysis_load']:.2f}x rt, cpu {st['cpu_percent']:3.0f}% | "
+        f"show {st['show_fps']:5.1f} fps {st['show_cost_ms']:.2f} ms | "
+        f"out {st['output_fps']:4.1f} fps {int(st['output_packets'])} pkts {int(st['output_errors'])} err | "
+        f"xruns {src_stats.xruns} lost {src_stats.lost_frames + int(st['lost_frames'])}"
+    )
+
+
 def _run(args: argparse.Namespace) -> int:
-    source, what = open_source(args)
+    from engine.errors import BeamsyncError
+    from engine.live.engine import LiveEngine
+
+    show = Path(args.show) if args.show else DEMO_SHOW
+    if not show.is_file():
+        raise BeamsyncError(f"{show}: show file not found")
+    source, what = open_source(args, shared=(args.engine == "process"))
     tty = sys.stderr.isatty()
-    print(f"beamsync: {what}, {source.sample_rate} Hz", file=sys.stderr)
+    print(f"beamsync: {what}, {source.sample_rate} Hz; show {show}", file=sys.stderr)
+    engine = LiveEngine(show, source, mode=args.engine)
     started = time.monotonic()
-    next_report = started + 1.0
-    sq_sum = 0.0
-    peak = 0.0
-    count = 0
-    with source:
-        while True:
-            block = source.read()
-            if block is None:
-                if source.finished:
-                    break
-                time.sleep(0.005)
-            else:
-                x = block.samples
-                sq_sum += float(np.dot(x, x))
-                peak = max(peak, float(np.max(np.abs(x))))
-                count += len(x)
+    try:
+        engine.start()
+        started = time.monotonic()
+        next_report = started + 1.0
+        done_sent = False
+        while engine.alive:
+            time.sleep(0.05)
+            for kind, text in engine.poll_messages():
+                if kind == "reload":
+                    print(f"\nbeamsync: show not reloaded, the last good show keeps running:\n{text}", file=sys.stderr)
+                elif kind == "error":
+                    print(f"\nbeamsync: error: {text}", file=sys.stderr)
             now = time.monotonic()
             if args.duration and now - started >= args.duration:
                 break
+            if not done_sent and isinstance(source, FileSource) and source.wait(0):
+                engine.producer_done()  # a file that does not loop has ended: drain, then stop
+                done_sent = True
             if now >= next_report:
-                st = source.stats()
-                rms = math.sqrt(sq_sum / count) if count else 0.0
-                line = (
-                    f"t={now - started:6.1f}s level {_db(rms):6.1f} dBFS peak {_db(peak):6.1f} dBFS | "
-                    f"xruns {st.xruns} lost {st.lost_frames} fill {100 * st.buffer_fill:4.1f}%"
-                )
-                if tty:
-                    print("\r" + line, end="", file=sys.stderr, flush=True)
-                else:
-                    print(line, file=sys.stderr, flush=True)
-                sq_sum, peak, count = 0.0, 0.0, 0
+                line = _status_line(engine.status.snapshot(), now - started, source.stats())
+                print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
                 next_report += 1.0
-    st = source.stats()
+        engine.stop()
+        final = source.stats()
+        engine.poll_messages()
+    finally:
+        engine.close()
     if tty:
         print(file=sys.stderr)
+    failed = [t for k, t in engine.messages if k == "error"]
     print(
-        f"beamsync: done after {time.monotonic() - started:.1f} s: {st.frames_read} frames, "
-        f"{st.xruns} xruns, {st.lost_frames} frames lost",
+        f"beamsync: done after {time.monotonic() - started:.1f} s: {final.frames_written} frames in, "
+        f"{final.xruns} xruns, {final.lost_frames} frames lost",
         file=sys.stderr,
     )
-    return 0
+    return 1 if failed else 0
 
 
 def add_audio_arguments(p: argparse.ArgumentParser) -> None:
@@ -119,4 +137,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_audio_arguments(p)
     p.add_argument("--duration", type=float, help="stop after this many seconds")
     p.add_argument("--headless", action="store_true", help="no window (the default until the UI lands)")
+    p.add_argument("--engine", choices=["process", "thread"], default="process",
+                   help="run analysis and show in a separate process (default, see docs/architecture.md) or a thread")
     p.set_defaults(func=_run)

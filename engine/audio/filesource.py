@@ -31,6 +31,7 @@ class FileSource(AudioSource):
         realtime: bool = True,
         loop: bool = False,
         capacity_seconds: float = 4.0,
+        shared: bool = False,
     ) -> None:
         if samples is None:
             if path is None:
@@ -41,7 +42,7 @@ class FileSource(AudioSource):
                 raise ValueError("sample_rate is required with samples")
             rate = sample_rate
         self.name = str(path) if path is not None else "<signal>"
-        super().__init__(rate, 1, None, capacity_seconds)
+        super().__init__(rate, 1, None, capacity_seconds, shared=shared)
         self.samples = np.ascontiguousarray(samples, dtype=np.float32).reshape(-1, 1)
         self.block_size = int(block_size)
         self.realtime = realtime

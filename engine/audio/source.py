@@ -9,6 +9,7 @@ drains the ring into a reusable buffer, selects channels, downmixes to mono, kee
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -48,10 +49,15 @@ class AudioSource:
         capacity_seconds: float = 4.0,
         read_frames: int = 4096,
         ring: RingBuffer | None = None,
+        shared: bool = False,
     ) -> None:
         self.sample_rate = int(sample_rate)
         capacity = max(1024, int(capacity_seconds * self.sample_rate))
-        self.ring = ring or RingBuffer(RingLayout(capacity=capacity, channels=ring_channels))
+        layout = RingLayout(capacity=capacity, channels=ring_channels)
+        if ring is None:
+            # shared: the ring lives in shared memory so a reader in another process can attach
+            ring = RingBuffer.create_shared(layout) if shared else RingBuffer(layout)
+        self.ring = ring
         self._select = list(range(ring_channels)) if channels is None else list(channels)
         self._all = self._select == list(range(ring_channels))
         self._scratch = np.zeros((read_frames, ring_channels), dtype=np.float32)
@@ -79,6 +85,12 @@ class AudioSource:
     def finished(self) -> bool:
         """True when the producer has ended for good and every frame was read."""
         return False
+
+    def close(self) -> None:
+        """Stop and release the ring (and its shared memory, when this source created it)."""
+        self.stop()
+        self.ring.close(unlink=True)
+
 
     def read(self, max_frames: int | None = None) -> AudioBlock | None:
         """The oldest unread frames as one mono block, or None when nothing new arrived.
@@ -116,3 +128,22 @@ class AudioSource:
             input_underflows=c["input_underflows"],
             buffer_fill=self.ring.fill(),
         )
+
+
+class RingReader(AudioSource):
+    """The reader side of a ring written elsewhere (another process): ``read()`` only."""
+
+    def __init__(self, ring: RingBuffer, sample_rate: int, channels: list[int] | None = None,
+                 is_finished: "Callable[[], bool] | None" = None) -> None:
+        super().__init__(sample_rate, ring.layout.channels, channels, ring=ring)
+        self._is_finished = is_finished
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    @property
+    def finished(self) -> bool:
+        return bool(self._is_finished and self._is_finished() and self.ring.available() <= 0)

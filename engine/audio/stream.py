@@ -29,6 +29,7 @@ class AudioInput(AudioSource):
         channels: list[int] | None = None,
         capacity_seconds: float = 4.0,
         latency: str | float = "low",
+        shared: bool = False,
     ) -> None:
         if sample_rate not in SUPPORTED_RATES:
             raise AudioError(f"sample rate {sample_rate} Hz not supported; use 44100 or 48000")
@@ -46,7 +47,7 @@ class AudioInput(AudioSource):
                 f"channel {max(channels) + 1} (1-based) was selected"
             )
         check_input_settings(self.device, sample_rate, open_channels)
-        super().__init__(sample_rate, open_channels, channels, capacity_seconds)
+        super().__init__(sample_rate, open_channels, channels, capacity_seconds, shared=shared)
         self.block_size = block_size
         self.latency = latency
         self._stream = None

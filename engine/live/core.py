@@ -1,0 +1,259 @@
+"""The engine loop: audio blocks → analysis → feature bus → show graph → DMX frames → outputs.
+
+One :class:`EngineCore` runs in one thread (in the analysis process, see
+``docs/architecture.md``). Stage order per iteration, as in Chromatik's engine loop:
+
+1. drain operator commands (tap, blackout, master, look, reload) queued by other threads;
+2. read every block the ring holds and run the analysers on it (events go to the bus);
+3. when a show frame is due, build its inputs from the bus and the beat clock, evaluate the
+   show, render DMX into the frame buffer and publish it;
+4. the output scheduler's own threads send the newest frame on each output's cadence.
+
+Two ways to drive it: :meth:`run_live` follows the wall clock (show frames at the show's rate,
+the frame time taken from the audio sample clock), :meth:`run_fixed` steps through a file
+with a fixed show-frame grid and no sleeping (``analyze``, ``render``, tests, benchmarks),
+which makes its output reproducible.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from engine.analysis.pipeline import AnalysisOptions, AnalysisPipeline
+from engine.audio.source import AudioSource
+from engine.features import FeatureEvent
+from engine.live.bus import FeatureBus
+from engine.output.frame import DmxFrame, FrameBuffer
+from engine.output.registry import create_senders, rig_universes
+from engine.output.scheduler import OutputScheduler
+
+log = logging.getLogger("beamsync.engine")
+
+
+@dataclass
+class StageCost:
+    """Seconds spent in a stage and how much work it did (for status, logs and the UI)."""
+
+    seconds: float = 0.0
+    count: int = 0
+    worst: float = 0.0
+
+    def add(self, dt: float) -> None:
+        self.seconds += dt
+        self.count += 1
+        if dt > self.worst:
+            self.worst = dt
+
+
+@dataclass
+class EngineStats:
+    analysis: StageCost = field(default_factory=StageCost)
+    show: StageCost = field(default_factory=StageCost)
+    audio_frames: int = 0  # frames analysed
+    show_frames: int = 0
+    show_late: int = 0  # show frames computed more than one period late
+    analysis_lag_frames: int = 0  # newest written frame minus newest analysed frame
+    events: int = 0
+
+    def analysis_load(self, sample_rate: int) -> float:
+        """Analysis CPU seconds per second of audio (1.0 = exactly real time)."""
+        return self.analysis.seconds / (self.audio_frames / sample_rate) if self.audio_frames else 0.0
+
+
+class EngineCore:
+    """Analysis, show and outputs for one input stream.
+
+    ``show`` is a loaded :class:`engine.show.loader.Show`. ``start_outputs`` starts the output
+    scheduler's threads (off for fixed-step runs that only want the frames).
+    """
+
+    def __init__(
+        self,
+        source: AudioSource,
+        show: Any,
+        *,
+        analysis: AnalysisOptions | None = None,
+        start_outputs: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+        on_frame: Callable[[int, DmxFrame], None] | None = None,
+    ) -> None:
+        from engine.show.runtime import ShowRuntime
+
+        self.source = source
+        self.sample_rate = source.sample_rate
+        self.clock = clock
+        self.pipeline = AnalysisPipeline(self.sample_rate, analysis)
+        self.beat = next((a for a in self.pipeline.analysers if hasattr(a, "clock") and hasattr(a, "tap")), None)
+        self.bus = FeatureBus(self.sample_rate)
+        self.show = show
+        self.runtime = ShowRuntime(show)
+        self.frame_rate = float(show.settings.frame_rate)
+        universes = set(self.runtime.dmx.universes) | set(rig_universes(show.outputs))
+        self.buffer = FrameBuffer(sorted(universes))
+        self._out = DmxFrame(self.buffer.universes)
+        self.scheduler = OutputScheduler(create_senders(show.outputs, self.buffer), clock=clock)
+        self.start_outputs = start_outputs
+        self.on_frame = on_frame
+        self.commands: "queue.SimpleQueue[tuple[str, Any]]" = queue.SimpleQueue()
+        self.blackout = False
+        self.master = 1.0
+        self.stats = EngineStats()
+        self.analysed_to = 0  # frame index one past the newest analysed frame
+        self.events_log: list[FeatureEvent] | None = None  # set to a list to keep every event
+        self._pending_show: Any = None
+        self.show_errors: list[str] = []
+
+    # -- commands (any thread) ---------------------------------------------------------------
+    def post(self, command: str, value: Any = None) -> None:
+        """Queue an operator command for the start of the next iteration (thread-safe)."""
+        self.commands.put((command, value))
+
+    def swap_show(self, show: Any) -> None:
+        """Install a new show at the next show frame (hot reload; thread-safe)."""
+        self._pending_show = show
+
+    def _drain_commands(self, frame: int) -> None:
+        while True:
+            try:
+                cmd, value = self.commands.get_nowait()
+            except queue.Empty:
+                return
+            if cmd == "blackout":
+                self.blackout = bool(value)
+            elif cmd == "master":
+                self.master = min(1.0, max(0.0, float(value)))
+            elif cmd == "tap":
+                if self.beat is not None:
+                    self.beat.tap(frame)
+                self.bus.post("tap", frame)
+            elif cmd == "nudge" and self.beat is not None:
+                self.beat.nudge(float(value))
+            elif cmd == "resync" and self.beat is not None:
+                self.beat.resync(frame)
+            elif cmd == "beat_mode" and self.beat is not None:
+                self.beat.set_mode(str(value))
+            elif cmd.startswith(("button.", "fader.")):
+                self.bus.post(cmd, frame, 1.0 if value is None else float(value))
+            else:
+                log.warning("unknown engine command %r ignored", cmd)
+
+    # -- stages ------------------------------------------------------------------------------
+    def pump_audio(self, max_blocks: int = 64) -> int:
+        """Analyse what the ring holds (up to ``max_blocks`` reads); returns frames analysed."""
+        done = 0
+        for _ in range(max_blocks):
+            block = self.source.read()
+            if block is None:
+                break
+            t0 = time.perf_counter()
+            events = self.pipeline.process(block)
+            self.stats.analysis.add(time.perf_counter() - t0)
+            self.bus.publish(events)
+            if self.events_log is not None:
+                self.events_log.extend(events)
+            self.stats.events += len(events)
+            n = len(block.samples)
+            self.stats.audio_frames += n
+            self.analysed_to = block.end_frame
+            done += n
+        self.stats.analysis_lag_frames = self.source.ring.write_position - self.analysed_to
+        return done
+
+    def show_frame(self, frame: int, stamp: float = float("-inf")) -> DmxFrame:
+        """Evaluate and publish the show frame at input ``frame``; returns the DMX frame."""
+        pending = self._pending_show
+        if pending is not None:
+            self._pending_show = None
+            self.runtime.swap(pending)
+            self.show = pending
+        self._drain_commands(frame)
+        t0 = time.perf_counter()
+        clock = self.beat.clock(frame) if self.beat is not None else None
+        inputs = self.bus.take_inputs(frame, clock)
+        attrs = self.runtime.tick(inputs)
+        domain = self.runtime.domains[0]
+        dmx = self.runtime.dmx
+        self.runtime.renderer.render(
+            attrs,
+            dmx,
+            self.runtime.master() * self.master,
+            domain.blackout or self.blackout,
+            time=inputs.time + domain.lead,
+        )
+        back = self.buffer.back
+        if back.universes == dmx.universes:
+            np.copyto(back.data, dmx.data)
+        else:
+            back.data[:] = 0
+            for u in dmx.universes:
+                if u in back:
+                    back.universe(u)[:] = dmx.universe(u)
+        self.buffer.publish(stamp)
+        self.stats.show.add(time.perf_counter() - t0)
+        self.stats.show_frames += 1
+        if self.on_frame is not None:
+            self.on_frame(frame, back)
+        return back
+
+    # -- drivers -----------------------------------------------------------------------------
+    def start(self) -> None:
+        if self.start_outputs:
+            self.scheduler.start()
+
+    def stop(self) -> None:
+        self.scheduler.stop()
+
+    def run_live(self, should_stop: Callable[[], bool], idle_sleep: float = 0.001) -> None:
+        """Follow the wall clock until ``should_stop()``: analyse as audio arrives, render show
+        frames at the show's rate at the audio time of "now" (from the sample clock)."""
+        period = 1.0 / self.frame_rate
+        next_show = self.clock()
+        clock = self.source.clock
+        while not should_stop():
+            self.pump_audio()
+            now = self.clock()
+            if now >= next_show:
+                if clock.ready:
+                    frame = int(clock.time_to_frame(now))
+                else:
+                    frame = self.analysed_to
+                self.show_frame(frame, stamp=now)
+                next_show += period
+                if now - next_show > period:  # fell behind: skip, don't burst
+                    missed = int((now - next_show) / period)
+                    self.stats.show_late += missed
+                    next_show += missed * period
+            if self.source.finished:
+                break
+            delay = next_show - self.clock()
+            if delay > 0:
+                time.sleep(min(delay, idle_sleep * 5))
+
+    def run_fixed(self, *, until_frame: int | None = None, tick_outputs: bool = False) -> None:
+        """Step through the source with show frames on a fixed grid, as fast as possible.
+
+        A show frame at input frame ``f`` is evaluated once the audio up to ``f`` has been
+        analysed, so the result depends only on the input: the same file gives the same frames.
+        """
+        step = self.sample_rate / self.frame_rate
+        k = 0
+        while True:
+            got = self.pump_audio(max_blocks=1)
+            while (k + 1) * step <= self.analysed_to:
+                frame = int(round(k * step))
+                self.show_frame(frame, stamp=frame / self.sample_rate)
+                if tick_outputs:
+                    self.scheduler.tick(frame / self.sample_rate)
+                k += 1
+            if until_frame is not None and self.analysed_to >= until_frame:
+                break
+            if got == 0:
+                if self.source.finished:
+                    break
+                time.sleep(0.0005)

@@ -1,0 +1,266 @@
+"""The live engine: the audio source in this process, analysis + show + outputs in a worker.
+
+As decided in ``docs/architecture.md``: the PortAudio callback (or the paced file source)
+writes a shared-memory ring in the main process, whose other threads only wait; the worker
+process attaches the ring and runs :class:`~engine.live.core.EngineCore` (analysis, show,
+output threads). Commands (tap, blackout …) travel over a queue; the status comes back in a
+shared :class:`~engine.live.status.StatusBlock`.
+
+``mode="thread"`` runs the same worker in a thread of this process instead (for debugging,
+and where spawning a process is not wanted).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.audio.ring import RingBuffer, RingLayout
+from engine.audio.source import AudioSource, RingReader
+from engine.errors import BeamsyncError
+from engine.live.status import StatusBlock
+
+log = logging.getLogger("beamsync.engine")
+
+
+class EngineError(BeamsyncError):
+    """The engine could not start (bad show, outputs that cannot open, worker failure)."""
+
+
+@dataclass
+class WorkerSpec:
+    """What the worker needs to rebuild its side (picklable)."""
+
+    show_path: str
+    sample_rate: int
+    layout: RingLayout
+    ring_name: str | None
+    status_name: str | None
+    channels: list[int] | None = None
+    hot_reload: bool = True
+    analysis: dict[str, Any] = field(default_factory=dict)
+    log_level: int = logging.WARNING
+
+
+def _worker(spec: WorkerSpec, commands: Any, stop: Any, errors: Any, *, ring: RingBuffer | None = None,
+            status: StatusBlock | None = None) -> None:
+    """The analysis process main (also run in a thread in thread mode)."""
+    logging.basicConfig(level=spec.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    own_ring = ring is None
+    own_status = status is None
+    core = watcher = None
+    try:
+        from engine.analysis.pipeline import AnalysisOptions
+        from engine.live.core import EngineCore
+        from engine.show.loader import load_show
+        from engine.show.reload import ShowWatcher
+
+        if ring is None:
+            ring = RingBuffer.attach(spec.layout, spec.ring_name)  # type: ignore[arg-type]
+        if status is None:
+            status = StatusBlock(spec.status_name, create=False)
+        reader = RingReader(ring, spec.sample_rate, spec.channels, is_finished=lambda: status["producer_done"] > 0)
+        show = load_show(spec.show_path)
+        core = EngineCore(reader, show, analysis=AnalysisOptions(**spec.analysis))
+        core.start()
+        if spec.hot_reload and show.path is not None:
+            def on_error(st: Any) -> None:
+                status["show_reload_errors"] = len(st.errors)
+                errors.put(("reload", "\n".join(str(e) for e in st.errors)))
+
+            def on_show(new: Any) -> None:
+                core.swap_show(new)
+                status["show_reload_errors"] = 0
+                status["show_generation"] += 1
+
+            watcher = ShowWatcher.for_show(show, on_show, on_error=on_error)
+            watcher.start()
+        status["state"] = 1
+        errors.put(("ready", ""))
+        last = {"t": time.monotonic(), "frames": 0, "show": 0.0, "cpu": time.process_time()}
+
+        def should_stop() -> bool:
+            while True:
+                try:
+                    cmd, value = commands.get_nowait()
+                except Exception:  # queue.Empty from either queue type
+                    break
+                core.post(cmd, value)
+            now = time.monotonic()
+            if now - last["t"] >= 0.2:
+                _publish_status(core, status, now, last)
+            return stop.is_set()
+
+        core.run_live(should_stop)
+        _publish_status(core, status, time.monotonic(), last)
+        status["state"] = 2
+    except BeamsyncError as exc:
+        if status is not None:
+            status["state"] = -1
+        errors.put(("error", str(exc)))
+    except Exception as exc:  # report, so the main process can say what happened
+        log.exception("engine worker failed")
+        if status is not None:
+            status["state"] = -1
+        errors.put(("error", f"engine worker failed: {type(exc).__name__}: {exc}"))
+    finally:
+        if watcher is not None:
+            watcher.stop()
+        if core is not None:
+            core.stop()
+        if own_ring and ring is not None:
+            ring.close()
+        if own_status and status is not None:
+            status.close()
+
+
+def _publish_status(core: Any, status: StatusBlock, now: float, last: dict[str, float]) -> None:
+    st = core.stats
+    dt = max(1e-6, now - last["t"])
+    frames = st.show_frames - last["frames"]
+    status["heartbeat"] = now
+    status["show_fps"] = frames / dt
+    status["show_frames"] = st.show_frames
+    status["show_late"] = st.show_late
+    status["show_cost_ms"] = 1000.0 * (st.show.seconds - last["show"]) / max(1, frames)
+    status["analysis_load"] = st.analysis_load(core.sample_rate)
+    status["analysis_lag_ms"] = 1000.0 * st.analysis_lag_frames / core.sample_rate
+    status["lost_frames"] = core.source.ring.lost_frames
+    status["events"] = st.events
+    cpu = time.process_time()
+    status["cpu_percent"] = 100.0 * (cpu - last["cpu"]) / dt
+    values = core.bus.values
+    status["level"] = values.get("level", 0.0)
+    status["level_db"] = values.get("level.db", -200.0)
+    if core.beat is not None:
+        c = core.beat.clock(core.analysed_to)
+        status["bpm"] = c.bpm
+        status["beat_phase"] = c.beat_phase
+        status["beat_in_bar"] = c.beat_in_bar
+        status["confidence"] = c.confidence
+    snaps = core.scheduler.snapshot()
+    status["output_packets"] = sum(getattr(s, "packets", 0) for s in snaps)
+    status["output_errors"] = sum(getattr(s, "errors", 0) for s in snaps)
+    status["output_fps"] = getattr(snaps[0], "fps", 0.0) if snaps else 0.0
+    last.update(t=now, frames=st.show_frames, show=st.show.seconds, cpu=cpu)
+
+
+class LiveEngine:
+    """Runs a show on an audio source: ``start()``, ``status``, ``post(cmd)``, ``stop()``.
+
+    ``source`` must have been built with ``shared=True`` in process mode (it is started here).
+    """
+
+    def __init__(self, show_path: str | Path, source: AudioSource, *, mode: str = "process",
+                 channels: list[int] | None = None, hot_reload: bool = True,
+                 analysis: dict[str, Any] | None = None) -> None:
+        if mode not in ("process", "thread"):
+            raise ValueError(f"mode must be 'process' or 'thread', not {mode!r}")
+        self.mode = mode
+        self.source = source
+        self.status = StatusBlock(shared=(mode == "process"))
+        self.spec = WorkerSpec(
+            show_path=str(show_path),
+            sample_rate=source.sample_rate,
+            layout=source.ring.layout,
+            ring_name=source.ring.shm_name,
+            status_name=self.status.name,
+            channels=channels,
+            hot_reload=hot_reload,
+            analysis=dict(analysis or {}),
+            log_level=logging.getLogger().level or logging.WARNING,
+        )
+        if mode == "process" and source.ring.shm_name is None:
+            raise ValueError("process mode needs a source built with shared=True")
+        self._ctx = mp.get_context("spawn")
+        self._worker: Any = None
+        self.errors: Any = None
+        self.messages: list[tuple[str, str]] = []
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start the worker, wait until its show is loaded and outputs open, then the audio."""
+        if self.mode == "process":
+            self.commands = self._ctx.Queue()
+            self._stop = self._ctx.Event()
+            self.errors = self._ctx.Queue()
+            self._worker = self._ctx.Process(
+                target=_worker, args=(self.spec, self.commands, self._stop, self.errors), name="beamsync-engine"
+            )
+            self._worker.start()
+        else:
+            import queue
+
+            self.commands = queue.SimpleQueue()
+            self._stop = threading.Event()
+            self.errors = queue.SimpleQueue()
+            self._worker = threading.Thread(
+                target=_worker, args=(self.spec, self.commands, self._stop, self.errors),
+                kwargs={"ring": self.source.ring, "status": self.status}, name="beamsync-engine", daemon=True,
+            )
+            self._worker.start()
+        kind, text = self._next_message(timeout)
+        if kind != "ready":
+            self.stop()
+            raise EngineError(text or "the engine worker did not start")
+        self.source.start()
+
+    def _next_message(self, timeout: float) -> tuple[str, str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                msg = self.errors.get(timeout=0.1)
+            except Exception:
+                if self._worker is not None and not self._worker.is_alive():
+                    return ("error", "the engine worker exited during start-up")
+                continue
+            self.messages.append(msg)
+            return msg
+        return ("error", f"the engine worker did not start within {timeout:g} s")
+
+    def poll_messages(self) -> list[tuple[str, str]]:
+        """Messages the worker sent since the last call (reload errors, failures)."""
+        out = []
+        while self.errors is not None:
+            try:
+                out.append(self.errors.get_nowait())
+            except Exception:
+                break
+        self.messages.extend(out)
+        return out
+
+    def post(self, command: str, value: Any = None) -> None:
+        """Send an operator command (tap, blackout, master, nudge, resync, beat_mode, button.X, fader.X)."""
+        self.commands.put((command, value))
+
+    @property
+    def alive(self) -> bool:
+        return self._worker is not None and self._worker.is_alive()
+
+    def producer_done(self) -> None:
+        """Tell the worker the source has ended (a file that does not loop)."""
+        self.status["producer_done"] = 1.0
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the audio, then the worker (its outputs send their stream-terminated packets)."""
+        try:
+            self.source.stop()
+        finally:
+            if self._worker is not None:
+                self._stop.set()
+                self._worker.join(timeout)
+                if self.mode == "process" and self._worker.is_alive():
+                    self._worker.terminate()
+                    self._worker.join(2)
+                self._worker = None
+
+    def close(self) -> None:
+        """Stop, then release the shared memory."""
+        self.stop()
+        self.status.close()
+        self.source.ring.close(unlink=True)
