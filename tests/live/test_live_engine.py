@@ -1,0 +1,178 @@
+"""The live engine end to end: audio → analysis → show → DMX → sACN packets on loopback."""
+
+from __future__ import annotations
+
+import socket
+import struct
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.audio.filesource import FileSource
+from engine.live.core import EngineCore
+from engine.live.engine import EngineError, LiveEngine
+from engine.show.loader import load_show
+
+SR = 48000
+BPM = 120.0
+
+SHOW = """\
+show: flash test
+outputs:
+  - {{type: sacn, name: test, universes: [1], destinations: [127.0.0.1], port: {port}, rate: 44}}
+fixtures:
+  - {{name: beatlamp, profile: generic-dimmer, universe: 1, address: 1}}
+  - {{name: hitlamp, profile: generic-dimmer, universe: 1, address: 2}}
+groups:
+  b: [beatlamp]
+  h: [hitlamp]
+looks:
+  main:
+    - group: b
+      pulse: {{trigger: beat, decay: 60ms}}
+    - group: h
+      {hit}
+layers:
+  - {{name: main, look: main}}
+"""
+PULSE_ON_ONSET = "pulse: {trigger: onset, decay: 60ms}"
+
+
+def _click_track(seconds: float, bpm: float = BPM) -> tuple[np.ndarray, np.ndarray]:
+    """Short decaying 2 kHz + noise clicks on every beat; returns samples and click times (s)."""
+    n = int(seconds * SR)
+    x = np.zeros(n, np.float32)
+    times = np.arange(0.5, seconds - 0.2, 60.0 / bpm)
+    rng = np.random.default_rng(3)
+    m = int(0.03 * SR)
+    env = np.exp(-np.arange(m) / (0.006 * SR))
+    click = (0.6 * np.sin(2 * np.pi * 2000 * np.arange(m) / SR) + 0.3 * rng.standard_normal(m)) * env
+    kick = np.sin(2 * np.pi * 60 * np.arange(int(0.12 * SR)) / SR) * np.exp(-np.arange(int(0.12 * SR)) / (0.04 * SR))
+    for t in times:
+        i = int(round(t * SR))
+        x[i : i + m] += click[: n - i].astype(np.float32)
+        x[i : i + len(kick)] += 0.8 * kick[: max(0, min(len(kick), n - i))].astype(np.float32)
+    return x, times
+
+
+def _write_show(tmp_path: Path, port: int, hit: str = PULSE_ON_ONSET) -> Path:
+    p = tmp_path / "show.yaml"
+    p.write_text(SHOW.format(port=port, hit=hit))
+    return p
+
+
+def _free_port() -> int:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def _fixed_run(show_path: Path, samples: np.ndarray) -> np.ndarray:
+    src = FileSource(samples=samples, sample_rate=SR, block_size=256, realtime=False)
+    frames: list[tuple[int, int, int]] = []
+    core = EngineCore(src, load_show(show_path), start_outputs=False,
+                      on_frame=lambda f, dmx: frames.append((f, int(dmx.universe(1)[0]), int(dmx.universe(1)[1]))))
+    with src:
+        core.run_fixed()
+    core.stop()
+    return np.array(frames)
+
+
+def test_fixed_step_flashes_on_onsets_and_predicted_beats_and_is_reproducible(tmp_path):
+    samples, clicks = _click_track(14.0)
+    show = _write_show(tmp_path, _free_port())
+    a = _fixed_run(show, samples)
+    b = _fixed_run(show, samples)
+    np.testing.assert_array_equal(a, b)  # fixed-step: the same input gives the same frames
+    t = a[:, 0] / SR
+    beat_lamp, hit_lamp = a[:, 1], a[:, 2]
+
+    def rises(values: np.ndarray) -> np.ndarray:
+        up = np.flatnonzero((values[1:] >= 200) & (values[:-1] < 200)) + 1
+        return t[up]
+
+    # Onset-driven: every click lights the hit lamp in the next show frames (detection delay).
+    onset_rises = rises(hit_lamp)
+    for c in clicks:
+        d = onset_rises[(onset_rises >= c - 0.005)]
+        assert len(d) and d[0] - c < 0.035, f"no onset flash within 35 ms of click at {c:.3f} s"
+    # Beat-locked: once the tracker has locked, the beat lamp lights on the clicks themselves
+    # (fired from the predicted beat time, not after detection).
+    beat_rises = rises(beat_lamp)
+    late = [c for c in clicks if c > 5.0]
+    errors = []
+    for c in late:
+        near = beat_rises[np.abs(beat_rises - c) < 0.1]
+        assert len(near), f"no beat flash near click at {c:.3f} s"
+        errors.append(near[0] - c)
+    assert abs(float(np.median(errors))) <= 0.015, f"median beat flash error {np.median(errors) * 1000:.1f} ms"
+
+
+def _receive(sock: socket.socket, seconds: float) -> list[tuple[float, bytes]]:
+    out = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            data, _ = sock.recvfrom(2048)
+        except socket.timeout:
+            continue
+        out.append((time.monotonic(), data))
+    return out
+
+
+def _slots(packet: bytes) -> bytes:
+    # E1.31 data packet: DMP property values start at 125 (start code), slots at 126.
+    assert packet[4:16] == b"ASC-E1.17\x00\x00\x00"
+    universe = struct.unpack("!H", packet[113:115])[0]
+    assert universe == 1
+    return packet[126:]
+
+
+@pytest.mark.parametrize("mode", ["process", "thread"])
+def test_live_engine_sends_sacn_and_hot_reloads(tmp_path, mode):
+    port = _free_port()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", port))
+    sock.settimeout(0.05)
+    show = _write_show(tmp_path, port)
+    samples, _ = _click_track(30.0)
+    src = FileSource(samples=samples, sample_rate=SR, block_size=256, loop=True, shared=(mode == "process"))
+    engine = LiveEngine(show, src, mode=mode)
+    try:
+        engine.start()
+        got = _receive(sock, 2.5)
+        assert len(got) >= 40, f"only {len(got)} sACN packets in 2.5 s"
+        hit = np.array([_slots(p)[1] for _, p in got])
+        assert hit.max() >= 200 and hit.min() <= 50, "the onset lamp never flashed"
+        # Hot reload: a broken file keeps the running show; a fixed one takes over.
+        show.write_text(SHOW.format(port=port, hit="pulse: {trigger: onsett, decay: 60ms}"))
+        time.sleep(1.0)
+        got = _receive(sock, 1.0)
+        assert np.array([_slots(p)[1] for _, p in got]).max() >= 200, "broken reload stopped the show"
+        msgs = engine.poll_messages()
+        assert any(k == "reload" and "onsett" in text for k, text in msgs), msgs
+        show.write_text(SHOW.format(port=port, hit="intensity: 0.5"))
+        time.sleep(2.0)  # poll interval, background load, then the look's transition
+        got = _receive(sock, 0.5)
+        vals = {_slots(p)[1] for _, p in got[-10:]}
+        assert vals <= {127, 128} and vals, vals
+        assert engine.status["show_generation"] >= 1
+        st = engine.status.snapshot()
+        assert st["state"] == 1 and st["show_fps"] > 50
+    finally:
+        engine.close()
+        sock.close()
+
+
+def test_broken_show_fails_start_with_the_error(tmp_path):
+    show = tmp_path / "bad.yaml"
+    show.write_text("fixtures: [{name: x, profile: no-such-profile, universe: 1, address: 1}]\n")
+    src = FileSource(samples=np.zeros(SR, np.float32), sample_rate=SR, realtime=True, shared=True)
+    engine = LiveEngine(show, src)
+    with pytest.raises(EngineError, match="no-such-profile"):
+        engine.start(timeout=60)
+    engine.close()
