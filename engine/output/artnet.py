@@ -144,7 +144,8 @@ class ArtnetSender:
         self.stats = OutputStats()
         self.tracker = DmxChangeTracker(config, buffer)
         self._own_socket = sock is None
-        self.sock = sock if sock is not None else make_udp_socket(broadcast=config.broadcast is not None)
+        # SO_BROADCAST always: a per-universe destination may be a directed broadcast address
+        self.sock = sock if sock is not None else make_udp_socket(broadcast=True)
         n = len(config.routes)
         self.bank = np.zeros((n, DMX_PACKET_SIZE), dtype=np.uint8)
         for i, route in enumerate(config.routes):

@@ -128,10 +128,14 @@ class UsbDmxSender:
         self.port.write(self._packet)
 
     def send(self, now: float) -> None:
-        """Write the universe when it changed or keep-alive is due; reopen a lost device."""
+        """Write the universe (Pro: on change or keep-alive; Open DMX: every tick); reopen a lost device."""
         due = self.tracker.select(now)
-        if not due[0]:
+        if not self.tracker.have_frame:
             return
+        if self._pro and not due[0]:
+            return  # the Pro widget keeps refreshing the line by itself
+        # Open DMX has no memory: the host must refresh the line on every tick, changed or not.
+        due[0] = True
         if self.port is None:
             if now < self._retry_at:
                 return

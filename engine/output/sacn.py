@@ -72,7 +72,8 @@ def _preamble() -> bytes:
 
 
 def _source_name(name: str) -> bytes:
-    raw = name.encode("utf-8")[:63]
+    # at most 63 bytes and a NUL; never cut a UTF-8 character in half
+    raw = name.encode("utf-8")[:63].decode("utf-8", "ignore").encode("utf-8")
     return raw + b"\x00" * (64 - len(raw))
 
 

@@ -87,14 +87,14 @@ def test_open_dmx_over_pty_break_then_frame(pty_pair) -> None:
     sleeps: list[float] = []
     buf = FrameBuffer([1])
     s = UsbDmxSender(cfg, buf, port=port, sleep=sleeps.append)
-    for k in range(3):
-        buf.back.universe(1)[:3] = [k, 1, 2]
+    for k in range(5):
+        buf.back.universe(1)[:3] = [min(k, 1), 1, 2]  # unchanged after the second: still re-sent
         buf.publish()
         s.send(k / 30)
-    stream = read_all(master, 3 * 65)
+    stream = read_all(master, 5 * 65)
     frames = [stream[i : i + 65] for i in range(0, len(stream), 65)]
-    assert [f[:4] for f in frames] == [bytes([0, k, 1, 2]) for k in range(3)]  # start code 0, slots
-    assert port.log == [("break", True), ("break", False), ("write", 65)] * 3
+    assert [f[:4] for f in frames] == [bytes([0, min(k, 1), 1, 2]) for k in range(5)]  # start code 0, slots
+    assert port.log == [("break", True), ("break", False), ("write", 65)] * 5
     assert sleeps[0] >= 88e-6 and sleeps[1] >= 8e-6  # break and mark-after-break lengths
     s.close()
 

@@ -237,3 +237,21 @@ def test_sync_across_eight_universes_over_loopback(udp_collector) -> None:
     assert len(datagrams) == 45 + 24 and all(
         DataPacket.make_data_packet(d).option_StreamTerminated for d in datagrams[45:]
     )
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    universe=st.integers(1, 63999), priority=st.integers(0, 200), sequence=st.integers(0, 255),
+    sync=st.integers(0, 63999), data=st.binary(min_size=1, max_size=512), name=st.text(max_size=40),
+)  # fmt: skip
+def test_any_data_packet_round_trips_through_the_sacn_parser(universe, priority, sequence, sync, data, name) -> None:
+    packet = encode_data_packet(CID, name, universe, data, priority=priority, sequence=sequence, sync_address=sync)
+    p = DataPacket.make_data_packet(packet)
+    assert (p.universe, p.priority, p.sequence, p.syncAddr) == (universe, priority, sequence, sync)
+    assert bytes(p.dmxData[: len(data)]) == data and p.cid == tuple(CID)
+    if "\x00" not in name:
+        assert p.sourceName == name.encode("utf-8")[:63].decode("utf-8", "ignore")
