@@ -382,8 +382,6 @@ class ShowRuntime:
                      else _SignalState(s.kind) for s in p.signals}
         d.rules = {r.key: d.rules.get(r.key, _RuleState()) for r in p.rules}
         d.palettes = {name: d.palettes.get(name, _PaletteState()) for name in m.palettes}
-        for ps in d.palettes.values():
-            pass
         layers = {}
         for layer in p.layers:
             st = d.layers.get(layer.name)
@@ -1024,8 +1022,6 @@ def _fx_colour_cycle(rt: ShowRuntime, d: _Domain, part: _Part, frame: AttributeF
         c1 = pal[(i0 + 1) % k]
         c0 = c0 + (c1 - c0) * f
     frame.color[part.group.idx] = c0
-    if base is None and "intensity" not in part.part.attributes:
-        pass
 
 
 def _move(kind: str) -> Callable[..., None]:
