@@ -12,8 +12,10 @@ For each universe count (default 16, 64, 256) and each sender, in one run:
   interval error at the receiver ``|arrival[k+1] - arrival[k] - 1/rate|`` for universe 1
   (p50/p99/max), the achieved frame rate, and packets lost (sequence gaps at the receiver).
 
-The ratio column is the package's sender-thread CPU over beamsync's. This is a measurement,
-not a test: nothing passes or fails.
+The ratio columns divide the package's figures by beamsync's: sender-thread CPU, sender + show
+CPU, and CPU per packet delivered (the fair one when the package falls below the frame rate and
+so does less work). ``--fifo PRIO`` adds a beamsync run with SCHED_FIFO sender threads. This is
+a measurement, not a test: nothing passes or fails.
 """
 
 from __future__ import annotations
@@ -101,6 +103,13 @@ class Result:
     fps: float
     received: int
     lost: int
+    window_packets: int
+
+    @property
+    def us_per_packet(self) -> float:
+        """Sender + show CPU per packet received (us): fair when a sender falls below the rate."""
+        cpu = (self.sender_cpu + self.show_cpu) / 100 * self.seconds
+        return 1e6 * cpu / max(self.window_packets, 1)
 
 
 def _show_thread(rate: float, stop: threading.Event, write: Callable[[int], None], ids: list[int]) -> threading.Thread:
@@ -206,6 +215,7 @@ def _run_one(kind: str, n: int, seconds: float, rate: float, fifo: int | None = 
     return Result(
         kind, n, wall, 100 * cpu / wall, 100 * show_cpu / wall, *lp,
         float(np.percentile(err, 50)), float(np.percentile(err, 99)), float(err.max()), fps, received, lost,
+        len(a) * n,  # every universe changes every frame: one packet per universe per frame in the window
     )  # fmt: skip
 
 
@@ -226,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     kinds = ["beamsync"] + (["beamsync-rt"] if args.fifo else []) + ([] if args.no_sacn else ["sacn-pkg"])
     print(f"sACN senders, {args.rate:g} Hz, every universe changing every frame, {args.seconds:g} s per run, "
           f"{os.cpu_count()} CPUs, receiver in a separate process on loopback")  # fmt: skip
-    print("sender    univ  cpu%  show%  late p50/p99/max ms      rx-interval err p50/p99/max ms  fps     recv    lost  sacn/beamsync cpu: sender / sender+show")
+    print("sender    univ  cpu%  show%  late p50/p99/max ms      rx-interval err p50/p99/max ms  fps     recv    lost  us/pkt  sacn/beamsync: cpu sender / sender+show / per packet")
     for n in args.universes:
         results = {
             k: _run_one("beamsync" if k.startswith("beamsync") else k, n, args.seconds, args.rate,
@@ -238,12 +248,13 @@ def main(argv: list[str] | None = None) -> int:
             base = results["beamsync"]
             if k == "sacn-pkg" and base.sender_cpu > 0:
                 total = (r.sender_cpu + r.show_cpu) / (base.sender_cpu + base.show_cpu)
-                ratio = f"{r.sender_cpu / base.sender_cpu:4.1f}x / {total:4.1f}x"
+                per_packet = r.us_per_packet / base.us_per_packet
+                ratio = f"{r.sender_cpu / base.sender_cpu:4.1f}x / {total:4.1f}x / {per_packet:4.1f}x"
             print(
                 f"{k:9s} {n:4d} {r.sender_cpu:5.1f} {r.show_cpu:6.1f}  "
                 f"{_fmt(r.late_p50)}/{_fmt(r.late_p99)}/{_fmt(r.late_max)}  "
                 f"{r.rx_p50:6.3f}/{r.rx_p99:6.3f}/{r.rx_max:7.3f}          "
-                f"{r.fps:6.2f} {r.received:8d} {r.lost:6d}  {ratio}",
+                f"{r.fps:6.2f} {r.received:8d} {r.lost:6d}  {r.us_per_packet:6.1f}  {ratio}",
                 flush=True,
             )
     return 0

@@ -145,7 +145,7 @@ class ArtnetOutputConfig(DmxOutputConfig):
     broadcast: str | None = None
     sync: bool = False
     physical: int = 0
-    poll_reply: bool = True
+    poll_reply: bool = False  # a bound 6454 on the same host would take a local receiver's packets
     listen: str = "127.0.0.1"
     listen_port: int = ARTNET_PORT
     short_name: str = "beamsync"
@@ -527,7 +527,7 @@ def _parse_artnet(r: _Reader, index: int) -> ArtnetOutputConfig:
         broadcast=broadcast,
         sync=r.boolean("sync", False),
         physical=r.number("physical", 0, 0, 255, integer=True),
-        poll_reply=r.boolean("poll_reply", True),
+        poll_reply=r.boolean("poll_reply", False),
         listen=r.ipv4("listen", "127.0.0.1"),
         listen_port=r.number("listen_port", ARTNET_PORT, 1, 65535, integer=True),
         short_name=r.text("short_name", "beamsync", max_bytes=17),
@@ -737,7 +737,7 @@ def outputs_json_schema() -> dict[str, Any]:
         "broadcast": {"anyOf": [ipv4, {"type": "null"}], "description": "directed broadcast address, e.g. 2.255.255.255"},
         "sync": {"type": "boolean", "default": False},
         "physical": {"type": "integer", "minimum": 0, "maximum": 255, "default": 0},
-        "poll_reply": {"type": "boolean", "default": True},
+        "poll_reply": {"type": "boolean", "default": False},
         "listen": {**ipv4, "default": "127.0.0.1"},
         "listen_port": {"type": "integer", "minimum": 1, "maximum": 65535, "default": ARTNET_PORT},
         "short_name": {"type": "string", "minLength": 1, "maxLength": 17},

@@ -129,3 +129,28 @@ def test_device_errors_name_the_device() -> None:
         open_serial(cfg)
     with pytest.raises(OutputError, match="no USB serial device with serial number 'EN000000'"):
         find_port_by_serial("EN000000")
+
+
+def test_usb_output_gets_its_own_scheduler_thread(pty_pair) -> None:
+    import threading
+    import time
+
+    from engine.output.scheduler import OutputScheduler
+
+    master, path = pty_pair
+    cfg = EnttecProOutputConfig(name="pro", rate=40.0, routes=(UniverseRoute(1, 0, ()),), device=path, channels=24)
+    buf = FrameBuffer([1])
+    s = UsbDmxSender(cfg, buf)
+    buf.publish()
+    before = {t.name for t in threading.enumerate()}
+    sched = OutputScheduler([s])
+    sched.start()
+    try:
+        names = {t.name for t in threading.enumerate()} - before
+        deadline = time.monotonic() + 3
+        while s.stats.packets < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        sched.stop()
+    assert any("[pro]" in n for n in names) and s.stats.packets >= 1
+    assert decode_pro_messages(read_all(master, 30))[0][0][0] == 6
