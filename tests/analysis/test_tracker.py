@@ -26,7 +26,7 @@ def _nearest_err(fired: np.ndarray, truth: np.ndarray) -> np.ndarray:
 
 
 def _tracker(**kw) -> BeatTracker:
-    return BeatTracker(HOP, 0, TrackerOptions(**kw))
+    return BeatTracker(HOP, 0, TrackerOptions(**{"model_lead": 0.0, **kw}))  # synthetic peaks sit on the beat
 
 
 def test_steady_four_four_locks_fast_and_fires_on_the_beat():

@@ -1,0 +1,85 @@
+"""Beats from audio: front end → ONNX CRNN → tracker, on synthetic drum loops of known beats."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.analysis.activations import BeatActivations
+from engine.analysis.beats import BeatAnalyser
+from engine.analysis.frontend import FrontEnd
+from engine.analysis.pipeline import AnalysisOptions, AnalysisPipeline
+
+from .conftest import drum_track, feed
+
+
+def _err(fired: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    return np.array([f - grid[np.argmin(np.abs(grid - f))] for f in fired])
+
+
+def test_onnx_model_carries_its_state_frame_by_frame():
+    rng = np.random.default_rng(0)
+    frames = rng.random((40, 272), dtype=np.float32)
+    model = BeatActivations()
+    a = model.run(frames)
+    model.reset()
+    b = np.concatenate([model.run(frames[:7]), model.run(frames[7:])])
+    np.testing.assert_array_equal(a, b)
+    model.reset()
+    c = model.run(frames[20:])
+    assert not np.allclose(c, a[20:])  # the state matters: frame 20 on its own differs
+    assert np.all(a >= 0) and np.all(a.sum(1) <= 1.0 + 1e-6)
+
+
+@pytest.mark.parametrize("rate,bpm", [(44100, 120), (48000, 96)])
+def test_drum_loop_beats_locked_on_time(rate, bpm):
+    x, beats, downs = drum_track(rate, bpm, 16)
+    pipe = AnalysisPipeline(rate, AnalysisOptions(onsets=False, levels=False))
+    events = feed(pipe, x, rate, [512])
+    beat_ev = [e for e in events if e.name == "beat"]
+    fired = np.array([e.time for e in beat_ev]) / rate
+    assert fired[0] - beats[0] <= 3.0  # first beat within 3 s of the music
+    grid = np.arange(beats[0], 16.5, 60 / bpm)
+    late = fired[(fired > 3.5) & (fired < beats[-1] + 0.01)]
+    assert len(late) >= 0.95 * np.sum(beats > 3.5)
+    err = _err(late, grid)
+    assert np.all(np.abs(err) < 0.035)
+    assert abs(np.median(err)) < 0.015
+    assert all(e.detected_at <= e.time for e in beat_ev)  # fired ahead (predicted)
+    tempi = [e.value for e in events if e.name == "tempo" and e.time / rate > 4]
+    assert tempi and np.all(np.abs(np.array(tempi) - bpm) < 0.02 * bpm)
+
+
+def test_chunked_equals_whole_file_including_fired_beats():
+    rate = 44100
+    x, _, _ = drum_track(rate, 128, 8, seed=2)
+    whole = feed(AnalysisPipeline(rate), x, rate, [len(x)])
+    chunked = feed(AnalysisPipeline(rate), x, rate, [1, 511, 37, 2048, 129])
+    # within one block the analysers run in turn, so compare per feature in time order
+    def key(events):
+        return sorted(((e.name, e.time, e.detected_at, e.value, repr(e.data)) for e in events))
+
+    assert key(whole) == key(chunked)
+    assert any(e.name == "beat" for e in whole)
+
+
+def test_drums_drop_out_and_the_clock_holds():
+    rate = 44100
+    x, beats, _ = drum_track(rate, 124, 22, gaps=((9.0, 14.0),))
+    fe = FrontEnd(rate)
+    analyser = BeatAnalyser(fe)
+    events = feed(analyser, x, rate, [512])
+    fired = np.array([e.time for e in events if e.name == "beat"]) / rate
+    grid = np.arange(beats[0], 22, 60 / 124)
+    in_gap = fired[(fired > 9.3) & (fired < 14.0)]
+    assert len(in_gap) >= 8  # ~10 beats in the gap keep firing
+    assert np.all(np.abs(_err(in_gap, grid)) < 0.04)
+    beat_ev = [e for e in events if e.name == "beat"]
+    gap_ev = [e for e in beat_ev if 12.0 < e.time / rate < 14.0]  # confidence decays within 3 s
+    assert all(abs(e.data["bpm"] - 124) < 2.0 for e in gap_ev)  # tempo held
+    assert all(e.data["confidence"] < 0.3 for e in gap_ev)  # but with low confidence
+    after = fired[(fired > 16.0) & (fired < 21.5)]
+    assert np.all(np.abs(_err(after, grid)) < 0.035)
+    assert all(e.data["confidence"] > 0.8 for e in beat_ev if 17.0 < e.time / rate < 21.5)
+    clk = analyser.clock(int(21.0 * rate))
+    assert clk.locked and abs(clk.bpm - 124) < 2.0
