@@ -82,6 +82,7 @@ class EngineCore:
         start_outputs: bool = True,
         clock: Callable[[], float] = time.monotonic,
         on_frame: Callable[[int, DmxFrame], None] | None = None,
+        telemetry: Any = None,
     ) -> None:
         from engine.show.runtime import ShowRuntime
 
@@ -100,6 +101,7 @@ class EngineCore:
         self.scheduler = OutputScheduler(create_senders(show.outputs, self.buffer), clock=clock)
         self.start_outputs = start_outputs
         self.on_frame = on_frame
+        self.telemetry = telemetry  # engine.live.telemetry.Telemetry, or None
         self.commands: "queue.SimpleQueue[tuple[str, Any]]" = queue.SimpleQueue()
         self.blackout = False
         self.master = 1.0
@@ -155,6 +157,8 @@ class EngineCore:
             events = self.pipeline.process(block)
             self.stats.analysis.add(time.perf_counter() - t0)
             self.bus.publish(events)
+            if self.telemetry is not None and events:
+                self.telemetry.publish_events(events)
             if self.events_log is not None:
                 self.events_log.extend(events)
             self.stats.events += len(events)
@@ -195,6 +199,8 @@ class EngineCore:
                 if u in back:
                     back.universe(u)[:] = dmx.universe(u)
         self.buffer.publish(stamp)
+        if self.telemetry is not None:
+            self.telemetry.publish_frame(frame, back, attrs)
         self.stats.show.add(time.perf_counter() - t0)
         self.stats.show_frames += 1
         if self.on_frame is not None:

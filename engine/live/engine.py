@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing as mp
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from engine.audio.ring import RingBuffer, RingLayout
 from engine.audio.source import AudioSource, RingReader
 from engine.errors import BeamsyncError
 from engine.live.status import StatusBlock
+from engine.live.telemetry import Telemetry
 
 log = logging.getLogger("beamsync.engine")
 
@@ -42,6 +42,7 @@ class WorkerSpec:
     layout: RingLayout
     ring_name: str | None
     status_name: str | None
+    telemetry_name: str | None = None
     channels: list[int] | None = None
     hot_reload: bool = True
     analysis: dict[str, Any] = field(default_factory=dict)
@@ -49,11 +50,12 @@ class WorkerSpec:
 
 
 def _worker(spec: WorkerSpec, commands: Any, stop: Any, errors: Any, *, ring: RingBuffer | None = None,
-            status: StatusBlock | None = None) -> None:
+            status: StatusBlock | None = None, telemetry: Telemetry | None = None) -> None:
     """The analysis process main (also run in a thread in thread mode)."""
     logging.basicConfig(level=spec.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     own_ring = ring is None
     own_status = status is None
+    own_telemetry = telemetry is None
     core = watcher = None
     try:
         from engine.analysis.pipeline import AnalysisOptions
@@ -65,9 +67,11 @@ def _worker(spec: WorkerSpec, commands: Any, stop: Any, errors: Any, *, ring: Ri
             ring = RingBuffer.attach(spec.layout, spec.ring_name)  # type: ignore[arg-type]
         if status is None:
             status = StatusBlock(spec.status_name, create=False)
+        if telemetry is None and spec.telemetry_name:
+            telemetry = Telemetry(spec.telemetry_name, create=False)
         reader = RingReader(ring, spec.sample_rate, spec.channels, is_finished=lambda: status["producer_done"] > 0)
         show = load_show(spec.show_path)
-        core = EngineCore(reader, show, analysis=AnalysisOptions(**spec.analysis))
+        core = EngineCore(reader, show, analysis=AnalysisOptions(**spec.analysis), telemetry=telemetry)
         core.start()
         if spec.hot_reload and show.path is not None:
             def on_error(st: Any) -> None:
@@ -78,6 +82,8 @@ def _worker(spec: WorkerSpec, commands: Any, stop: Any, errors: Any, *, ring: Ri
                 core.swap_show(new)
                 status["show_reload_errors"] = 0
                 status["show_generation"] += 1
+                if telemetry is not None:
+                    telemetry.set_generation(int(status["show_generation"]))
 
             watcher = ShowWatcher.for_show(show, on_show, on_error=on_error)
             watcher.start()
@@ -118,6 +124,8 @@ def _worker(spec: WorkerSpec, commands: Any, stop: Any, errors: Any, *, ring: Ri
             ring.close()
         if own_status and status is not None:
             status.close()
+        if own_telemetry and telemetry is not None:
+            telemetry.close()
 
 
 def _publish_status(core: Any, status: StatusBlock, now: float, last: dict[str, float]) -> None:
@@ -165,12 +173,14 @@ class LiveEngine:
         self.mode = mode
         self.source = source
         self.status = StatusBlock(shared=(mode == "process"))
+        self.telemetry = Telemetry(shared=(mode == "process"))
         self.spec = WorkerSpec(
             show_path=str(show_path),
             sample_rate=source.sample_rate,
             layout=source.ring.layout,
             ring_name=source.ring.shm_name,
             status_name=self.status.name,
+            telemetry_name=self.telemetry.name,
             channels=channels,
             hot_reload=hot_reload,
             analysis=dict(analysis or {}),
@@ -201,7 +211,7 @@ class LiveEngine:
             self.errors = queue.SimpleQueue()
             self._worker = threading.Thread(
                 target=_worker, args=(self.spec, self.commands, self._stop, self.errors),
-                kwargs={"ring": self.source.ring, "status": self.status}, name="beamsync-engine", daemon=True,
+                kwargs={"ring": self.source.ring, "status": self.status, "telemetry": self.telemetry}, name="beamsync-engine", daemon=True,
             )
             self._worker.start()
         kind, text = self._next_message(timeout)
@@ -263,4 +273,5 @@ class LiveEngine:
         """Stop, then release the shared memory."""
         self.stop()
         self.status.close()
+        self.telemetry.close()
         self.source.ring.close(unlink=True)

@@ -147,12 +147,13 @@ def test_live_engine_sends_sacn_and_hot_reloads(tmp_path, mode):
         got = _receive(sock, 2.5)
         assert len(got) >= 40, f"only {len(got)} sACN packets in 2.5 s"
         hit = np.array([_slots(p)[1] for _, p in got])
-        assert hit.max() >= 200 and hit.min() <= 50, "the onset lamp never flashed"
+        # 44 packets/s sample a 60 ms linear decay: the brightest packet of a flash is >= 62% of full.
+        assert hit.max() >= 150 and hit.min() <= 50, "the onset lamp never flashed"
         # Hot reload: a broken file keeps the running show; a fixed one takes over.
         show.write_text(SHOW.format(port=port, hit="pulse: {trigger: onsett, decay: 60ms}"))
         time.sleep(1.0)
         got = _receive(sock, 1.0)
-        assert np.array([_slots(p)[1] for _, p in got]).max() >= 200, "broken reload stopped the show"
+        assert np.array([_slots(p)[1] for _, p in got]).max() >= 150, "broken reload stopped the show"
         msgs = engine.poll_messages()
         assert any(k == "reload" and "onsett" in text for k, text in msgs), msgs
         show.write_text(SHOW.format(port=port, hit="intensity: 0.5"))
@@ -176,3 +177,23 @@ def test_broken_show_fails_start_with_the_error(tmp_path):
     with pytest.raises(EngineError, match="no-such-profile"):
         engine.start(timeout=60)
     engine.close()
+
+
+def test_telemetry_carries_dmx_fixtures_and_events(tmp_path):
+    from engine.live.telemetry import BEAT, E_KIND, ONSET, Telemetry
+
+    samples, _ = _click_track(10.0)
+    tel = Telemetry(shared=False)
+    src = FileSource(samples=samples, sample_rate=SR, block_size=256, realtime=False)
+    core = EngineCore(src, load_show(_write_show(tmp_path, _free_port())), start_outputs=False, telemetry=tel)
+    with src:
+        core.run_fixed()
+    core.stop()
+    frame, dmx = tel.read_dmx()
+    assert frame > 9 * SR and set(dmx) == {1} and len(dmx[1]) == 512
+    fx = tel.read_fixtures()
+    assert len(fx.intensity) == 2 and fx.color.shape == (2, 3)
+    rows = tel.read_events()
+    kinds = rows[:, E_KIND]
+    assert (kinds == ONSET).sum() >= 15 and (kinds == BEAT).sum() >= 8
+    assert len(tel.read_events()) == 0  # each reader sees each event once
