@@ -314,6 +314,27 @@ class Fault:
 # ---------------------------------------------------------------------------------------------
 
 
+class _Prepared:
+    """Everything built from a show before it runs: program, renderer, preallocated frames,
+    timing domains. Built in the caller's thread (see :meth:`ShowRuntime.swap`)."""
+
+    def __init__(self, show: Show, renderer: Any) -> None:
+        from engine.fixtures.render import Renderer
+
+        self.show = show
+        self.program = Program(show)
+        patch = show.patch
+        self.renderer = renderer if renderer is not None else Renderer(patch)
+        self.attrs = AttributeFrame.for_patch(patch)
+        self.scratch = [self.attrs.like() for _ in range(3)]
+        self.blender = _Blender(self.attrs)
+        self.dmx = self.renderer.new_frame()
+        leads = np.round(np.asarray(show.fixture_leads, dtype=np.float64), 4)
+        distinct = sorted(set(leads.tolist())) or [round(show.settings.latency_ms / 1000.0, 4)]
+        self.domains = [(lead, leads == lead) for lead in distinct]
+        self.domain_frames = [self.attrs.like() for _ in distinct] if len(distinct) > 1 else [self.attrs]
+
+
 class ShowRuntime:
     """Evaluates a show once per :meth:`tick` and renders DMX with :meth:`render`.
 
@@ -322,34 +343,23 @@ class ShowRuntime:
     """
 
     def __init__(self, show: Show, *, renderer: Any = None) -> None:
-        from engine.fixtures.render import Renderer
-
-        self._pending_show: Show | None = None
+        self._pending: _Prepared | None = None
         self.faults: dict[str, Fault] = {}
         self.frames = 0
-        self.renderer = renderer if renderer is not None else Renderer(show.patch)
-        self._install(show, carry=None)
+        self._install(_Prepared(show, renderer), carry=None)
 
     # --- installing and swapping -----------------------------------------------------------
-    def _install(self, show: Show, carry: list[_Domain] | None) -> None:
+    def _install(self, prep: "_Prepared", carry: list[_Domain] | None) -> None:
+        show = prep.show
         self.show = show
-        self.program = Program(show)
-        patch = show.patch
-        self.attrs = AttributeFrame.for_patch(patch)
-        self._scratch = [self.attrs.like() for _ in range(3)]
-        self._blender = _Blender(self.attrs)
-        self._layer_frames: list[AttributeFrame] = []
-        if carry is None or getattr(self, "renderer", None) is None or self.renderer.patch is not patch:
-            if carry is not None:
-                from engine.fixtures.render import Renderer
-
-                self.renderer = Renderer(patch)
-        self.dmx = self.renderer.new_frame()
-        leads = np.round(np.asarray(show.fixture_leads, dtype=np.float64), 4)
-        distinct = sorted(set(leads.tolist())) or [round(show.settings.latency_ms / 1000.0, 4)]
+        self.program = prep.program
+        self.renderer = prep.renderer
+        self.attrs = prep.attrs
+        self._scratch = prep.scratch
+        self._blender = prep.blender
+        self.dmx = prep.dmx
         domains = []
-        for lead in distinct:
-            mask = leads == lead
+        for lead, mask in prep.domains:
             old = None
             if carry:
                 old = next((d for d in carry if abs(d.lead - lead) < 1e-6), carry[0])
@@ -358,7 +368,7 @@ class ShowRuntime:
                 self._carry(old, d)
             domains.append(d)
         self.domains = domains
-        self._domain_frames = [self.attrs.like() for _ in domains] if len(domains) > 1 else [self.attrs]
+        self._domain_frames = prep.domain_frames
         self.faults = {}
         for d in self.domains:
             self._init_domain(d)
@@ -408,16 +418,21 @@ class ShowRuntime:
         d.scalar.seed = seed
 
     def swap(self, show: Show) -> None:
-        """Install ``show`` at the start of the next frame (safe to call from another thread:
-        a single reference assignment)."""
-        self._pending_show = show
+        """Install ``show`` at the start of the next frame.
+
+        Call it from any thread (the hot-reload watcher's): the expensive part (compiling the
+        program, building the renderer and the frames) runs here, in the caller's thread; the
+        frame loop then only carries the running state over, at a frame boundary. The hand-over
+        is a single reference assignment, so the frame loop never waits.
+        """
+        self._pending = _Prepared(show, None)
 
     # --- one frame ----------------------------------------------------------------------------
     def tick(self, inputs: I.ShowInputs) -> AttributeFrame:
         """Evaluate one show frame; returns the merged attribute frame (owned by the runtime)."""
-        pending = self._pending_show
+        pending = self._pending
         if pending is not None:
-            self._pending_show = None
+            self._pending = None
             self._install(pending, carry=self.domains)
         self.frames += 1
         for d, frame in zip(self.domains, self._domain_frames):
