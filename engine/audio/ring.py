@@ -81,6 +81,8 @@ class RingBuffer:
         self.layout = layout
         if buffer is None:
             buffer = memoryview(bytearray(layout.nbytes()))
+        self._buffer = buffer
+        self._publish_reader = True  # False for secondary readers (monitors), see reader_view()
         off = 0
         self._ctl = np.ndarray((_CTL_LEN,), dtype=np.int64, buffer=buffer, offset=off)
         off += 8 * _CTL_LEN
@@ -126,6 +128,18 @@ class RingBuffer:
             ring._meta_read_pos = meta_committed
         return ring
 
+    def reader_view(self) -> "RingBuffer":
+        """A second, independent reader of the same ring (a monitor such as the UI's waveform).
+
+        It starts at the newest frame, keeps its own position and loss count, and never holds
+        the writer back (only the primary reader's position counts for back-pressure).
+        """
+        view = RingBuffer(self.layout, self._buffer)
+        view._publish_reader = False
+        view._read_pos = int(self._ctl[_COMMITTED])
+        view._meta_read_pos = int(self._ctl[_META_COMMITTED])
+        return view
+
     @property
     def shm_name(self) -> str | None:
         return self._shm.name if self._shm else None
@@ -136,6 +150,7 @@ class RingBuffer:
             return
         # Drop our views before closing the mapping.
         self._ctl = self._meta = self._data = None  # type: ignore[assignment]
+        self._buffer = None  # type: ignore[assignment]
         shm, self._shm = self._shm, None
         shm.close()
         if unlink:
@@ -244,7 +259,8 @@ class RingBuffer:
                 out[:n] = out[torn : torn + n].copy()
             start += torn
         self._read_pos = start + n
-        self._ctl[_READER] = self._read_pos
+        if self._publish_reader:
+            self._ctl[_READER] = self._read_pos
         return start, n
 
     def skip_to_newest(self, keep: int = 0) -> int:

@@ -110,6 +110,8 @@ class EngineCore:
         self.events_log: list[FeatureEvent] | None = None  # set to a list to keep every event
         self._pending_show: Any = None
         self.show_errors: list[str] = []
+        self.frozen = False  # operator "freeze": keep sending the last frame
+        self.reload_requested = False  # operator "reload": the worker re-reads the show file
 
     # -- commands (any thread) ---------------------------------------------------------------
     def post(self, command: str, value: Any = None) -> None:
@@ -140,10 +142,41 @@ class EngineCore:
                 self.beat.resync(frame)
             elif cmd == "beat_mode" and self.beat is not None:
                 self.beat.set_mode(str(value))
+            elif cmd == "look":
+                look, layer = value if isinstance(value, (tuple, list)) else (value, None)
+                self.operator_look(str(look), layer)
+            elif cmd == "freeze":
+                self.frozen = bool(value)
+            elif cmd == "reload":
+                self.reload_requested = True
             elif cmd.startswith(("button.", "fader.")):
                 self.bus.post(cmd, frame, 1.0 if value is None else float(value))
             else:
                 log.warning("unknown engine command %r ignored", cmd)
+
+    def operator_look(self, look: str, layer: str | None = None) -> bool:
+        """Switch ``layer`` (default: the bottom layer) to ``look`` with the show's transition.
+
+        The operator's scene buttons; returns False (and logs) for an unknown look or layer.
+        """
+        model = self.show.model
+        if look not in model.looks:
+            log.warning("no look named %r in the show", look)
+            return False
+        layer = layer or (model.layers[0].name if model.layers else None)
+        if layer is None:
+            return False
+        bpm = self.beat.clock(self.analysed_to).bpm if self.beat is not None else 0.0
+        dur = model.settings.transition.seconds(bpm or 120.0, model.settings.beats_per_bar)
+        switched = False
+        for d in self.runtime.domains:
+            st = d.layers.get(layer)
+            if st is not None:
+                st.set_look(look, d.t_prev if d.t_prev is not None else 0.0, dur)
+                switched = True
+        if not switched:
+            log.warning("no layer named %r in the show", layer)
+        return switched
 
     # -- stages ------------------------------------------------------------------------------
     def pump_audio(self, max_blocks: int = 64) -> int:
@@ -177,6 +210,8 @@ class EngineCore:
             self.runtime.swap(pending)
             self.show = pending
         self._drain_commands(frame)
+        if self.frozen:  # keep the outputs on the last published look
+            return self.buffer.back
         t0 = time.perf_counter()
         clock = self.beat.clock(frame) if self.beat is not None else None
         inputs = self.bus.take_inputs(frame, clock)

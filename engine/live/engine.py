@@ -60,7 +60,7 @@ def _worker(spec: WorkerSpec, commands: Any, stop: Any, errors: Any, *, ring: Ri
     try:
         from engine.analysis.pipeline import AnalysisOptions
         from engine.live.core import EngineCore
-        from engine.show.loader import load_show
+        from engine.show.loader import check_show, load_show
         from engine.show.reload import ShowWatcher
 
         if ring is None:
@@ -98,6 +98,15 @@ def _worker(spec: WorkerSpec, commands: Any, stop: Any, errors: Any, *, ring: Ri
                 except Exception:  # queue.Empty from either queue type
                     break
                 core.post(cmd, value)
+            if core.reload_requested:  # operator asked for a reload: read the file now
+                core.reload_requested = False
+                result = check_show(spec.show_path)
+                if result.show is not None:
+                    core.swap_show(result.show)
+                    status["show_generation"] += 1
+                else:
+                    status["show_reload_errors"] = len(result.errors)
+                    errors.put(("reload", "\n".join(str(e) for e in result.errors)))
             now = time.monotonic()
             if now - last["t"] >= 0.2:
                 _publish_status(core, status, now, last)

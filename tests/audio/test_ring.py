@@ -189,3 +189,18 @@ def test_writer_and_callback_allocate_nothing_that_lives():
     assert after - before < 256, f"{after - before} bytes still allocated after 20,000 callbacks"
     assert peak - before < 4096, f"transient allocations peaked at {peak - before} bytes"
     assert cb.ring.counters()["blocks"] == 20_100
+
+
+def test_reader_view_reads_independently_and_never_holds_back_the_writer():
+    ring = RingBuffer(RingLayout(capacity=CAP))
+    ring.write(np.arange(10, dtype=np.float32)[:, None])
+    view = ring.reader_view()
+    ring.write(np.arange(10, 30, dtype=np.float32)[:, None])
+    out = np.zeros((CAP, 1), np.float32)
+    first, n = view.read(out)
+    assert (first, n) == (10, 20)
+    first, n = ring.read(out)
+    assert (first, n) == (0, 30)
+    assert ring.free_space() == CAP  # only the primary reader's position counts
+    view.read(out)
+    assert ring.free_space() == CAP

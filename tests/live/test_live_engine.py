@@ -197,3 +197,37 @@ def test_telemetry_carries_dmx_fixtures_and_events(tmp_path):
     kinds = rows[:, E_KIND]
     assert (kinds == ONSET).sum() >= 15 and (kinds == BEAT).sum() >= 8
     assert len(tel.read_events()) == 0  # each reader sees each event once
+
+
+def test_operator_commands_blackout_master_look_freeze(tmp_path):
+    show = tmp_path / "ops.yaml"
+    show.write_text(
+        "outputs: [{type: sacn, name: t, universes: [1], destinations: [127.0.0.1], port: %d}]\n"
+        "fixtures: [{name: d, profile: generic-dimmer, universe: 1, address: 1}]\n"
+        "groups: {all: [d]}\n"
+        "settings: {transition: 0 ms}\n"
+        "looks:\n  half: [{group: all, intensity: 0.5}]\n  full: [{group: all, intensity: 1}]\n"
+        "layers: [{name: base, look: half}]\n" % _free_port()
+    )
+    src = FileSource(samples=np.zeros(SR * 3, np.float32), sample_rate=SR, realtime=False)
+    core = EngineCore(src, load_show(show), start_outputs=False)
+
+    def level(frame: int) -> int:
+        return int(core.show_frame(frame).universe(1)[0])
+
+    assert level(0) in (127, 128)
+    core.post("master", 0.5)
+    assert level(480) in (63, 64)
+    core.post("master", 1.0)
+    core.post("blackout", True)
+    assert level(960) == 0
+    core.post("blackout", False)
+    core.post("look", "full")
+    assert level(1440) == 255
+    core.post("freeze", True)
+    core.post("look", "half")
+    assert level(1920) == 255  # frozen: the last frame stays
+    core.post("freeze", False)
+    assert level(2400) in (127, 128)
+    assert core.operator_look("no-such-look") is False
+    src.close()
