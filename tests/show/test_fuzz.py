@@ -13,7 +13,9 @@ from engine.config import ConfigError
 from engine.show.loader import CheckResult, check_show
 from engine.show.model import ACTIONS, EFFECTS, OPERATORS, SECTIONS
 
-from .conftest import RIG, SHOWS
+from engine.show.runtime import ShowRuntime
+
+from .conftest import RIG, SHOWS, clocked, event
 
 FUZZ = settings(max_examples=int(__import__("os").environ.get("SHOW_FUZZ_EXAMPLES", "60")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                         HealthCheck.too_slow])
@@ -27,6 +29,11 @@ def check_text(tmp: Path, text: str) -> CheckResult:
     assert isinstance(result, CheckResult)
     if result.ok:
         assert result.show is not None
+        # a show that loads also runs: nothing escapes the frame (failures become faults)
+        rt = ShowRuntime(result.show)
+        for k in (0, 1, 50):
+            rt.render(clocked(k, values={"level": 0.5, "energy": 0.9},
+                              events=[event("section", k, section="drop"), event("onset", k, label="kick")]))
     else:
         assert result.errors and all(isinstance(e, ConfigError) for e in result.errors)
         for e in result.errors:
