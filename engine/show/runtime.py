@@ -417,15 +417,22 @@ class ShowRuntime:
             d.envs[name] = env
         d.scalar.seed = seed
 
-    def swap(self, show: Show) -> None:
-        """Install ``show`` at the start of the next frame.
+    @staticmethod
+    def prepare(show: Show) -> "_Prepared":
+        """Build everything a show needs to run (program, renderer, frames), in the caller's
+        thread; pass the result to :meth:`swap`."""
+        return _Prepared(show, None)
 
-        Call it from any thread (the hot-reload watcher's): the expensive part (compiling the
-        program, building the renderer and the frames) runs here, in the caller's thread; the
-        frame loop then only carries the running state over, at a frame boundary. The hand-over
-        is a single reference assignment, so the frame loop never waits.
+    def swap(self, show: "Show | _Prepared") -> None:
+        """Install ``show`` (a :class:`Show` or the result of :meth:`prepare`) at the start of
+        the next frame.
+
+        Call it from any thread, ideally the hot-reload watcher's: the expensive part
+        (:meth:`prepare`) runs in the caller's thread; the frame loop then only carries the
+        running state over, at a frame boundary. The hand-over is a single reference
+        assignment, so the frame loop never waits.
         """
-        self._pending = _Prepared(show, None)
+        self._pending = show if isinstance(show, _Prepared) else _Prepared(show, None)
 
     # --- one frame ----------------------------------------------------------------------------
     def tick(self, inputs: I.ShowInputs) -> AttributeFrame:
