@@ -14,6 +14,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -152,7 +153,11 @@ def patch(ola, device: str, port: int, universe: int) -> None:
 
 
 def get_dmx(ola, universe: int) -> list[int]:
-    r = _run(*ola["exec"], "curl", "-s", f"http://127.0.0.1:9090/get_dmx?u={universe}", check=False)
+    fetch = (
+        "import sys, urllib.request\n"
+        f"sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:9090/get_dmx?u={universe}', timeout=5).read().decode())"
+    )
+    r = _run(*ola["exec"], sys.executable, "-c", fetch, check=False)
     if r.returncode != 0 or not r.stdout.strip():
         return []
     return json.loads(r.stdout).get("dmx", [])
