@@ -18,7 +18,6 @@ import pytest
 from engine.audio.errors import AudioError
 from engine.audio.jackserver import JackDummyServer
 
-PLAYER = Path(__file__).with_name("jack_player.py")
 
 
 class JackServer(JackDummyServer):
@@ -33,7 +32,7 @@ class JackServer(JackDummyServer):
         np.save(path, signal.astype(np.float32))
         env = self.env()
         return subprocess.Popen(
-            [sys.executable, str(PLAYER), str(path), target, str(lead_in)],
+            [sys.executable, "-m", "engine.audio.jackplayer", str(path), target, str(lead_in)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
