@@ -69,6 +69,9 @@ STEM_PRESETS: dict[str, dict[str, int]] = {
 }
 """Decoder settings per stem name, applied unless the caller sets them explicitly."""
 
+GHOST_INTERVALS = (12, 19, 24)
+"""Semitones from a note to its 2nd, 3rd and 4th partials, which the model may report as notes."""
+
 PITCH_CLASS_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 
@@ -149,8 +152,9 @@ class NoteDecoder:
     * a note is *confirmed* (its note-on is emitted) once it has lasted ``confirm_frames``
       frames; notes that end before are dropped, so they never emit anything.
     * with ``octave_ghost_frames`` > 0 a note is also held back that many frames and dropped
-      when a note an octave below started within that many frames of it (an octave "ghost";
-      on bass stems these are most false notes). Off by default: real octaves are common.
+      when a sounding, at least as strong note an octave, a twelfth or two octaves below
+      (:data:`GHOST_INTERVALS`) started within that many frames of it (a partial's "ghost"; on bass stems these are most false notes). Off by default:
+      real octaves are common.
     """
 
     def __init__(
@@ -274,7 +278,7 @@ class NoteDecoder:
                         self._active[p] = False
                         continue
                     self._confirmed[p] = True
-                    started.append(Note(p + LOWEST_MIDI, int(self._start[p]), -1, self._velocity(p)))
+                    started.append(Note(int(p) + LOWEST_MIDI, int(self._start[p]), -1, self._velocity(p)))
 
         self._note_hist[0] = self._note_hist[1]
         self._note_hist[1] = self._note_hist[2]
@@ -285,17 +289,28 @@ class NoteDecoder:
     def _is_octave_ghost(self, p: int) -> bool:
         # An upper partial of a low note (mostly its octave) often fires as a note of its own,
         # starting with the real one. Bass timbres make this the main source of false notes.
-        if self.octave_ghost_frames == 0 or p < 12:
+        if self.octave_ghost_frames == 0:
             return False
-        low = p - 12
-        return bool(self._active[low] and abs(int(self._start[low]) - int(self._start[p])) <= self.octave_ghost_frames)
+        # The note below must itself sound (frames above threshold) and be at least as strong:
+        # a weak sub-octave candidate that fired with p must not remove p.
+        for interval in GHOST_INTERVALS:
+            low = p - interval
+            if (
+                low >= 0
+                and self._active[low]
+                and self._amp_n[low] > 0
+                and abs(int(self._start[low]) - int(self._start[p])) <= self.octave_ghost_frames
+                and self._velocity(low) >= self._velocity(p)
+            ):
+                return True
+        return False
 
     def _velocity(self, p: int) -> float:
         return float(self._amp_sum[p] / self._amp_n[p]) if self._amp_n[p] else 0.0
 
     def _finish(self, p: int, offset: int, ended: list[Note]) -> None:
         if self._confirmed[p]:
-            ended.append(Note(p + LOWEST_MIDI, int(self._start[p]), max(offset, int(self._start[p]) + 1), self._velocity(p)))
+            ended.append(Note(int(p) + LOWEST_MIDI, int(self._start[p]), max(offset, int(self._start[p]) + 1), self._velocity(p)))
         self._active[p] = False
         self._confirmed[p] = False
 
@@ -444,11 +459,10 @@ class NoteTranscriber:
             if rows.start < 0:
                 raise NoteModelError("note transcriber: hop longer than the settled part of a window")
             started, ended = self.decoder.push(note[rows], onset[rows])
-            for n in ended:
-                events.append(self._event("note_off", n, detected_at, self.frame_to_input(n.offset)))
-            for n in started:
-                events.append(self._event("note_on", n, detected_at, self.frame_to_input(n.onset)))
-            events.sort(key=lambda e: e.time)  # stable: a note_off precedes a note_on at its frame
+            fresh = [self._event("note_off", n, detected_at, self.frame_to_input(n.offset)) for n in ended]
+            fresh += [self._event("note_on", n, detected_at, self.frame_to_input(n.onset)) for n in started]
+            fresh.sort(key=lambda e: e.time)  # stable: a note_off precedes a note_on at its frame
+            events.extend(fresh)
         self._window_start += self.hop_frames * FRAME_SAMPLES
 
     def _event(self, name: str, n: Note, detected_at: int, time: int) -> FeatureEvent:
