@@ -66,6 +66,7 @@ class OutputScheduler:
         self.clock = clock
         self._threads: list[threading.Thread] = []
         self._stop = threading.Event()
+        self._wake = threading.Event()  # set by kick() and stop(): lanes re-check their slots
         self._closed = False
         self.realtime_priority: int | None = None
         #: Why the realtime priority could not be set (None when it was, or was not asked for).
@@ -126,6 +127,18 @@ class OutputScheduler:
         slot.due = nxt
         return 1
 
+    def kick(self, now: float | None = None) -> None:
+        """Send every output now instead of at its next cadence slot ("low-latency flash").
+
+        For an onset that must reach the fixtures before the next regular frame: each output
+        sends at once and its cadence restarts from ``now``. Safe from any thread.
+        """
+        t = self.clock() if now is None else now
+        for slot in self._slots:
+            if slot.due is not None and slot.due > t:
+                slot.due = t
+        self._wake.set()
+
     def start(self, *, realtime_priority: int | None = None) -> None:
         """Start the background threads (network outputs share one; blocking ones get their own).
 
@@ -151,19 +164,21 @@ class OutputScheduler:
                 os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(self.realtime_priority))
             except (OSError, AttributeError) as exc:
                 self.priority_error = f"SCHED_FIFO {self.realtime_priority}: {exc}"
-        clock, stop = self.clock, self._stop
+        clock, stop, wake = self.clock, self._stop, self._wake
         while not stop.is_set():
             now = clock()
             for slot in lane:
                 self._run_slot(slot, now)
-            wake = min(s.due for s in lane if s.due is not None)
-            delay = wake - clock()
+            due_next = min(s.due for s in lane if s.due is not None)
+            delay = due_next - clock()
             if delay > 0:
-                stop.wait(delay)
+                wake.wait(delay)
+                wake.clear()
 
     def stop(self, *, close: bool = True) -> None:
         """Stop the threads; with ``close`` also close every sender (sACN stream termination)."""
         self._stop.set()
+        self._wake.set()
         for t in self._threads:
             t.join(timeout=2.0)
         self._threads = []
