@@ -32,15 +32,11 @@ from engine.show.model import (
     PIXEL_EFFECTS,
     SECTION_ALIASES,
     SECTIONS,
-    SETTINGS,
     Action,
     Colour,
-    Cue,
     ExprRef,
     Layer,
-    Look,
     Part,
-    Rule,
     Settings,
     ShowModel,
     Signal,
@@ -208,7 +204,7 @@ def _read_with_includes(path: Path, text: str | None, ctx: Ctx) -> list[_Doc] | 
                 if not read(child, None, depth + 1, (holder, key, name)):
                     ok = False
         stack.pop()
-        docs.append(_Doc(p if txt is None or p.exists() else p, name, root))
+        docs.append(_Doc(p, name, root))
         return ok
 
     ok = read(path, text, 0, None)
@@ -240,7 +236,6 @@ def _convert(docs: list[_Doc], ctx: Ctx) -> tuple[ShowModel | None, dict[str, tu
     ok = True
     for doc in docs:
         root = doc.root
-        top = Where(doc.name, None, None, ())
         for key in root:
             where = Where(doc.name, root, key, (key,))
             canon = SECTION_ALIASES.get(key, key) if isinstance(key, str) else key
@@ -271,7 +266,7 @@ def _convert(docs: list[_Doc], ctx: Ctx) -> tuple[ShowModel | None, dict[str, tu
             elif canon == "settings":
                 if isinstance(value, dict):
                     for k in value:
-                        settings[k if k != "latency" else k] = getattr(converted, k, None)
+                        settings[k] = getattr(converted, k, None)  # only the keys this file sets
             elif canon in _MAP_SECTIONS:
                 for item_name, item in converted.items():
                     loc = location_of(value, item_name, doc.name)
@@ -284,7 +279,6 @@ def _convert(docs: list[_Doc], ctx: Ctx) -> tuple[ShowModel | None, dict[str, tu
                     merged[canon][item_name] = item
             elif canon in _LIST_SECTIONS:
                 lists[canon].extend(converted)
-        del top
     if not ok:
         return None, raw
     base = Settings()

@@ -26,7 +26,7 @@ whatever it drives stays unset and a rule on it stays idle.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
