@@ -1,14 +1,18 @@
 """sACN (ANSI E1.31-2018): packet encoders and the sender.
 
 Why our own sender and not the ``sacn`` package's ``sACNsender``: measured in one run by
-``beamsync bench output`` (see ``docs/outputs.md`` for the table), the package's sender
-thread builds every packet in pure Python per universe and per frame, costing several times
-the CPU of this module, whose packets live in one preallocated numpy array (headers written
-once; per frame only slot data and sequence numbers change) and go out on a plain
-non-blocking UDP socket. The package also cannot be driven by an injected clock (it runs its
-own thread), always multicasts its sync packet, and binds port 5568 with SO_REUSEADDR, which
-swallows loopback unicast meant for a receiver on the same host. Its *receiver* stays, as an
-independent peer in the tests.
+``beamsync bench output`` (2-core machine under load, 44 Hz, every universe changing every
+frame, 30 s each), CPU per packet delivered, sender + show thread: 16 universes 33 us vs
+89 us (2.7x), 64 universes 11.5 us vs 89 us (7.7x), 256 universes 6.7 us vs 69 us (10.3x).
+The package's cost sits mostly in the ``dmx_data`` setter a show must call per universe per
+frame (23.5% of a core at 256 universes, vs 0.7% for publishing a frame here), and its loop
+(``sleep(1/fps - work)``) fell to 27 fps at 64 and 17 fps at 256 universes, while this sender
+kept 44.0 fps at 6.8% of a core. Here the packets live in one preallocated numpy array
+(headers written once; per frame only slot data and sequence numbers change) and go out on a
+plain non-blocking UDP socket. The package also cannot be driven by an injected clock (it runs
+its own thread), always multicasts its sync packet, and binds port 5568 with SO_REUSEADDR,
+which swallows loopback unicast meant for a receiver on the same host. Its *receiver* stays,
+as an independent peer in the tests.
 
 Byte layouts (offsets in a 638-byte data packet with 512 slots)::
 
