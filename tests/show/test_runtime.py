@@ -398,3 +398,48 @@ def test_note_events_set_pitch_values(write):
     assert (v["note_on"], v["note.pitch"], v["pitch_class"], v["note.velocity"], v["hue"]) == (1.0, 62.0, 2.0, 1.0, 60.0)
     rt.tick(clocked(1))
     assert rt.domains[0].values["note_on"] == 0.0
+
+
+def test_included_settings_merge_key_by_key_and_scenes_alias(write, tmp_path):
+    (tmp_path / "base.yaml").write_text("settings: {master: 0.5, beats_per_bar: 3}\nscenes:\n  s: [{group: all, intensity: 1}]\n")
+    path = write("include: [rig.yaml, base.yaml]\nsettings: {master: 0.25}\nlayers: [{name: l, look: s}]\n")
+    show = load_show(path)
+    assert (show.settings.master, show.settings.beats_per_bar, show.settings.frame_rate) == (0.25, 3, 100.0)
+    assert list(show.model.looks) == ["s"]
+    assert [p.name for p in show.files] == ["rig.yaml", "base.yaml", "show.yaml"]
+
+
+def test_cues_next_previous_and_named(write):
+    text = PARS + """\
+looks:
+  a: [{group: pars, intensity: 0.1}]
+  b: [{group: pars, intensity: 0.2}]
+  c: [{group: pars, intensity: 0.3}]
+layers: [{name: main, look: a}]
+cues:
+  one: {looks: {main: a}}
+  two: {looks: {main: b}}
+  three: {looks: {main: c}, do: [{blackout: true}]}
+rules:
+  - {when: button.next, do: {cue: next}}
+  - {when: button.back, do: {cue: previous}}
+  - {when: button.three, do: {cue: three}}
+"""
+    rt = runtime(write, text)
+    seq = []
+    presses = ["button.next", "button.next", "button.back", "button.three", "button.next"]
+    for k, b in enumerate(presses):
+        a = rt.tick(clocked(k, events=[event(b, k)]))
+        seq.append(round(float(a.intensity[0]), 3))
+    assert seq == [0.1, 0.2, 0.1, 0.3, 0.1]
+    assert rt.domains[0].blackout is True
+
+
+def test_quantize_to_the_next_bar(write):
+    rt = runtime(write, PARS + "signals:\n  q: {quantize: button.go, to: 1 bar}\n")
+    fired = []
+    for k in range(420):
+        rt.tick(clocked(k, events=[event("button.go", k)] if k == 30 else []))
+        if rt.domains[0].values["q"] == 1.0:
+            fired.append(k)
+    assert fired == [200]  # bars start at 0 s and 2 s (120 BPM, 4/4); pressed at 0.3 s
