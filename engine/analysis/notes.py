@@ -54,8 +54,8 @@ _MODEL_RELPATH = ("saved_models", "icassp_2022", "nmp.onnx")
 
 DEFAULT_HOP_FRAMES = 9
 """Default hop: 9 model frames = 2304 samples = 104.5 ms."""
-BUDGET_HOP_FRAMES = 24
-"""Hop of the budget mode (278.6 ms): about a third of the model cost of the default."""
+BUDGET_HOP_FRAMES = 28
+"""Hop of the budget mode (325 ms): a third of the model runs of the default hop."""
 DEFAULT_MARGIN_FRAMES = 6
 """Frames kept back from each window's right edge (69.7 ms). Measured with
 ``bench/eval_notes.py``: frames change less the further they lie from the edge, with no sharp
@@ -329,7 +329,7 @@ class NoteTranscriber:
     ``"vocals"`` or ``"other"`` when source separation runs) and is copied into every event's
     ``data``; it also picks decoder settings from :data:`STEM_PRESETS` (octave-ghost removal for
     ``"bass"``) unless they are given. ``hop_frames`` sets how often the model runs (9 frames = 104.5 ms by default;
-    ``budget=True`` uses 24 frames = 278.6 ms for about a third of the CPU); ``margin_frames``
+    ``budget=True`` uses 28 frames = 325 ms for a third of the CPU); ``margin_frames``
     how many frames before each window's right edge count as settled. Latency from a note's
     onset to its note-on is about ``margin_frames + 1 + confirm_frames`` frames plus, on
     average, half a hop and the resampler's delay.
@@ -427,9 +427,27 @@ class NoteTranscriber:
         return events
 
     def flush(self, end_frame: int) -> list[FeatureEvent]:
-        """End the notes still sounding (at the end of a file); ``end_frame`` is the input stream's end."""
+        """Finish a file: decode its last frames and end the notes still sounding.
+
+        The resampler is drained and the window slid over silence until every frame of the
+        audio has settled, so notes in the last ~0.2 s are not lost. ``end_frame`` (the input
+        stream's end) is the events' ``detected_at``. Call :meth:`reset` before reusing.
+        """
+        events: list[FeatureEvent] = []
+        if self._resampler is not None:
+            self._append(self._resampler.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
+        audio_end = self._buf_start + self._buf_len
+        last_frame = -(-audio_end // FRAME_SAMPLES)  # frames up to here hold audio
+        silence = np.zeros(FRAME_SAMPLES * self.hop_frames, dtype=np.float32)
+        # Frame u is decided once u + 1 is known; a note needs its confirmation frames too.
+        needed = last_frame + 2 + max(self.decoder.confirm_frames, self.decoder.octave_ghost_frames)
+        while self.decoder.next_frame < needed:
+            self._append(silence)
+            while self._window_start + WINDOW_SAMPLES <= self._buf_start + self._buf_len:
+                self._run_window(events, end_frame)
         ended = self.decoder.flush()
-        return [self._event("note_off", n, end_frame, self.frame_to_input(n.offset)) for n in ended]
+        events += [self._event("note_off", n, end_frame, self.frame_to_input(n.offset)) for n in ended]
+        return events
 
     def _append(self, fresh: np.ndarray) -> None:
         n = len(fresh)

@@ -141,6 +141,19 @@ def test_chords_give_their_pitches(model: BasicPitchModel) -> None:
     assert all(abs(t - te) <= 0.025 for (_, t), (_, te) in zip(found, expected))
 
 
+def test_flush_decodes_the_last_frames_of_a_file(model: BasicPitchModel) -> None:
+    audio = render([(64, 0.4, 0.5), (67, 1.13, 0.12)], 1.25)  # the last note starts 120 ms before the end
+    tr = NoteTranscriber(RATE, model=model)
+    live = []
+    for start in range(0, len(audio), 512):
+        live += tr.process(AudioBlock(start, audio[start : start + 512], RATE))
+    assert [p for p, _ in note_ons(live)] == [64]  # 67 has not settled yet when the audio stops
+    tail = tr.flush(len(audio))
+    assert [p for p, _ in note_ons(tail)] == [67]
+    assert all(e.detected_at == len(audio) for e in tail)
+    assert sorted(e.data["pitch"] for e in live + tail if e.name == "note_off") == [64, 67]
+
+
 def test_chunked_equals_whole_file_and_reset_restarts(model: BasicPitchModel) -> None:
     audio = render(MELODY[:4], 2.6)
     tr = NoteTranscriber(RATE, model=model)
