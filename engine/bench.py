@@ -12,6 +12,7 @@ import importlib
 # name -> "module:function"; a module not written yet is reported, not fatal.
 BENCHMARKS: dict[str, str] = {
     "audio": "engine.audio.bench:main",
+    "latency": "engine.live.bench:main",
     "beats": "engine.analysis.bench:main",
     "show": "engine.show.bench:main",
     "render": "engine.fixtures.bench:main",

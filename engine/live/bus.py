@@ -48,6 +48,8 @@ class FeatureBus:
         self._pending: list[FeatureEvent] = []
         self.events_seen = 0
         self.last_beat: FeatureEvent | None = None
+        #: An onset arrived since the last show frame (the engine may render and send at once).
+        self.onset_pending = False
 
     def reset(self) -> None:
         self.values.clear()
@@ -70,6 +72,8 @@ class FeatureBus:
                 self.values["vocals.present"] = float(ev.value)
             if name == "beat":
                 self.last_beat = ev
+            elif name == "onset":
+                self.onset_pending = True
             self._pending.append(ev if name == ev.name else FeatureEvent(name, ev.time, ev.detected_at, ev.value, ev.data))
 
     def post(self, name: str, frame: int, value: float = 1.0, data: dict[str, Any] | None = None) -> None:
@@ -85,6 +89,7 @@ class FeatureBus:
         ``clock`` is the tracker's beat clock (``engine.analysis.tracker.BeatClock``) or None.
         """
         events, self._pending = self._pending, []
+        self.onset_pending = False
         return ShowInputs(frame=int(frame), sample_rate=self.sample_rate, values=dict(self.values),
                           events=events, clock=show_clock(clock))
 

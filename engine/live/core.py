@@ -83,6 +83,7 @@ class EngineCore:
         clock: Callable[[], float] = time.monotonic,
         on_frame: Callable[[int, DmxFrame], None] | None = None,
         telemetry: Any = None,
+        low_latency_flash: bool = True,
     ) -> None:
         from engine.show.runtime import ShowRuntime
 
@@ -102,6 +103,11 @@ class EngineCore:
         self.start_outputs = start_outputs
         self.on_frame = on_frame
         self.telemetry = telemetry  # engine.live.telemetry.Telemetry, or None
+        #: On an onset, render a show frame at once and send it on every output without waiting
+        #: for the next frame slot (sACN and Art-Net accept frames at any time up to their
+        #: maximum rate; the scheduler's cadence restarts from the early frame).
+        self.low_latency_flash = low_latency_flash
+        self.flash_frames = 0
         self.commands: "queue.SimpleQueue[tuple[str, Any]]" = queue.SimpleQueue()
         self.blackout = False
         self.master = 1.0
@@ -259,7 +265,11 @@ class EngineCore:
         while not should_stop():
             self.pump_audio()
             now = self.clock()
-            if now >= next_show:
+            if self.low_latency_flash and self.bus.onset_pending and clock.ready:
+                self.show_frame(int(clock.time_to_frame(now)), stamp=now)
+                self.scheduler.kick(now)
+                self.flash_frames += 1
+            elif now >= next_show:
                 if clock.ready:
                     frame = int(clock.time_to_frame(now))
                 else:
@@ -274,7 +284,7 @@ class EngineCore:
                 break
             delay = next_show - self.clock()
             if delay > 0:
-                time.sleep(min(delay, idle_sleep * 5))
+                time.sleep(min(delay, idle_sleep))
 
     def run_fixed(self, *, until_frame: int | None = None, tick_outputs: bool = False) -> None:
         """Step through the source with show frames on a fixed grid, as fast as possible.

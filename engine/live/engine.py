@@ -45,6 +45,7 @@ class WorkerSpec:
     telemetry_name: str | None = None
     channels: list[int] | None = None
     hot_reload: bool = True
+    low_latency_flash: bool = True
     analysis: dict[str, Any] = field(default_factory=dict)
     log_level: int = logging.WARNING
 
@@ -71,7 +72,8 @@ def _worker(spec: WorkerSpec, commands: Any, stop: Any, errors: Any, *, ring: Ri
             telemetry = Telemetry(spec.telemetry_name, create=False)
         reader = RingReader(ring, spec.sample_rate, spec.channels, is_finished=lambda: status["producer_done"] > 0)
         show = load_show(spec.show_path)
-        core = EngineCore(reader, show, analysis=AnalysisOptions(**spec.analysis), telemetry=telemetry)
+        core = EngineCore(reader, show, analysis=AnalysisOptions(**spec.analysis), telemetry=telemetry,
+                          low_latency_flash=spec.low_latency_flash)
         core.start()
         if spec.hot_reload and show.path is not None:
             def on_error(st: Any) -> None:
@@ -176,7 +178,7 @@ class LiveEngine:
 
     def __init__(self, show_path: str | Path, source: AudioSource, *, mode: str = "process",
                  channels: list[int] | None = None, hot_reload: bool = True,
-                 analysis: dict[str, Any] | None = None) -> None:
+                 analysis: dict[str, Any] | None = None, low_latency_flash: bool = True) -> None:
         if mode not in ("process", "thread"):
             raise ValueError(f"mode must be 'process' or 'thread', not {mode!r}")
         self.mode = mode
@@ -192,6 +194,7 @@ class LiveEngine:
             telemetry_name=self.telemetry.name,
             channels=channels,
             hot_reload=hot_reload,
+            low_latency_flash=low_latency_flash,
             analysis=dict(analysis or {}),
             log_level=logging.getLogger().level or logging.WARNING,
         )
