@@ -255,3 +255,19 @@ def test_any_data_packet_round_trips_through_the_sacn_parser(universe, priority,
     assert bytes(p.dmxData[: len(data)]) == data and p.cid == tuple(CID)
     if "\x00" not in name:
         assert p.sourceName == name.encode("utf-8")[:63].decode("utf-8", "ignore")
+
+
+def test_udp_socket_options_for_multicast() -> None:
+    import socket
+
+    from engine.output.base import OutputError, make_udp_socket
+
+    s = make_udp_socket(ttl=3, interface="127.0.0.1")
+    try:
+        assert s.getsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL) == 3
+        assert socket.inet_ntoa(s.getsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, 4)) == "127.0.0.1"
+        assert s.getblocking() is False
+    finally:
+        s.close()
+    with pytest.raises(OutputError, match="cannot create UDP socket bound to 192.0.2.1:0"):
+        make_udp_socket(bind=("192.0.2.1", 0))  # an address this host does not have

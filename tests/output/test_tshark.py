@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import time
 
 import pytest
 
-from engine.output.artnet import ArtnetSender
+from engine.output.artnet import ArtnetSender, encode_artpoll
 from engine.output.config import ArtnetOutputConfig, OscOutputConfig, SacnOutputConfig, UniverseRoute
 from engine.output.frame import FrameBuffer
 from engine.output.osc import OscSender
@@ -23,7 +24,7 @@ def capture(tmp_path, free_port):
     """Start tshark on lo for three private UDP ports; yields (ports, stop() -> pcap path)."""
     if shutil.which("tshark") is None:
         pytest.skip("tshark is not installed (Debian package 'tshark')")
-    ports = {"sacn": free_port(), "artnet": free_port(), "osc": free_port()}
+    ports = {"sacn": free_port(), "artnet": free_port(), "osc": free_port(), "console": free_port()}
     pcap = tmp_path / "cap.pcapng"
     flt = " or ".join(f"udp dst port {p}" for p in ports.values())
     proc = subprocess.Popen(
@@ -56,6 +57,7 @@ def decode(pcap, ports, fields: list[str], display: str) -> list[list[str]]:
     cmd = [
         "tshark", "-r", str(pcap), "--enable-heuristic", "acn", "-o", "acn.dmx_enable:TRUE",
         "--enable-heuristic", "osc_udp", "-d", f"udp.port=={ports['artnet']},artnet",
+        "-d", f"udp.port=={ports['console']},artnet",
         "-Y", display, "-T", "fields", "-E", "separator=/t", "-E", "occurrence=a", "-E", "aggregator=,",
     ]  # fmt: skip
     for f in fields:
@@ -73,13 +75,19 @@ def slots(display: str) -> list[int]:
     return values
 
 
-def test_tshark_decodes_e131_artnet_and_osc(capture) -> None:
+def test_tshark_decodes_e131_artnet_and_osc(capture, free_port) -> None:
     ports, stop = capture
     buf = FrameBuffer([1, 2])
     routes = tuple(UniverseRoute(u, u + 100, (("127.0.0.1", ports["sacn"]),), 100 + 50 * u) for u in (1, 2))
     sacn = SacnSender(SacnOutputConfig(name="s", rate=44.0, routes=routes, source_name="beamsync tshark"), buf)
     art_routes = (UniverseRoute(1, 0x123, (("127.0.0.1", ports["artnet"]),)),)
-    art = ArtnetSender(ArtnetOutputConfig(name="a", rate=44.0, routes=art_routes, sync=True, poll_reply=False), buf)
+    listen = free_port()
+    art = ArtnetSender(ArtnetOutputConfig(name="a", rate=44.0, routes=art_routes, sync=True, poll_reply=True,
+                                          listen_port=listen, short_name="bs-tshark"), buf)  # fmt: skip
+    console = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # a console polling for nodes
+    console.bind(("127.0.0.1", ports["console"]))
+    console.sendto(encode_artpoll(), ("127.0.0.1", listen))
+    time.sleep(0.05)
     osc = OscSender(OscOutputConfig(name="o", rate=60.0, port=ports["osc"]))
     for k in range(3):
         buf.back.universe(1)[:3] = [k, 200, 13]
@@ -93,6 +101,7 @@ def test_tshark_decodes_e131_artnet_and_osc(capture) -> None:
     sacn.close()
     art.close()
     osc.close()
+    console.close()
     pcap = stop()
 
     e131 = decode(pcap, ports, ["acn.dmx.universe", "acn.dmx.priority", "acn.dmx.seq_number", "acn.dmx.source_name",
@@ -109,10 +118,14 @@ def test_tshark_decodes_e131_artnet_and_osc(capture) -> None:
     assert slots(e131[1][5])[:2] == [77, 0]
 
     artnet = decode(pcap, ports, ["artnet.header.opcode", "artnet.output.sequence", "artnet.output.universe",
-                                  "artnet.output.length"], "artnet")  # fmt: skip
+                                  "artnet.output.length"], "artnet && !artnet.poll_reply")  # fmt: skip
     assert [(int(op, 0), seq) for op, seq, *_ in artnet] == [(0x5000, "1"), (0x5200, ""), (0x5000, "2"), (0x5200, ""),
                                                              (0x5000, "3"), (0x5200, "")]  # fmt: skip
     assert {(int(r[2], 0), int(r[3])) for r in artnet if r[2]} == {(0x123, 512)}
+    replies = decode(pcap, ports, ["artnet.poll_reply.short_name", "artnet.poll_reply.num_ports",
+                                   "artnet.poll_reply.netswitch", "artnet.poll_reply.subswitch"],
+                     "artnet.poll_reply")  # fmt: skip
+    assert [(r[0], int(r[1]), int(r[2], 0), int(r[3], 0)) for r in replies] == [("bs-tshark", 1, 0x1, 0x2)]
 
     osc_rows = decode(pcap, ports, ["osc.message.header.path", "osc.message.header.format"], "osc")
     assert sorted(tuple(r) for r in osc_rows) == [("/beamsync/note", ",if"), ("/beamsync/scene", ",si")]
