@@ -237,6 +237,8 @@ def main(argv: list[str] | None = None) -> None:
         model.load_state_dict(ck["model"])
         opt.load_state_dict(ck["opt"])
         state = ck["state"]
+        for group in opt.param_groups:  # --lr applies on resume too (e.g. a lower rate late on)
+            group["lr"] = args.lr
         rng = np.random.default_rng(ck["state"]["step"] + 7919)
         say(f"resumed from {last} at step {state['step']} ({state['cpu_seconds'] / 60:.1f} CPU min)")
     else:
