@@ -181,11 +181,35 @@ def test_zoom_focus_fog_and_relay() -> None:
     a.color[6] = [0, 0, 1]
     r.render(a, f)
     assert [slots(f, 1, 10 + 11 * i, 1)[0] for i in range(2)] == [255, 191]
-    assert slots(f, 1, 30, 1) == [128]
+    assert slots(f, 1, 30, 1) == [130]  # 0.5 over the profile's output range [6, 255]
     assert slots(f, 1, 31, 3) == [0, 128, 128]
     assert slots(f, 1, 40, 7) == [150, 0, 79, 128, 128, 128, 0]  # on, pattern, Blue slot, defaults
     r.render(a, f, blackout=True)
     assert slots(f, 1, 31, 3) == [0, 0, 0] and slots(f, 1, 40, 1) == [0]
+
+
+def test_proportional_range_of_a_shared_channel_and_off_below_it() -> None:
+    from engine.fixtures.profile import ProfileLibrary, profile_from_data
+
+    lib = ProfileLibrary()
+    shared = {
+        "name": "dimmer/strobe",
+        "channels": {"d": {"attribute": "intensity", "capabilities": [
+            {"dmx": [0, 127], "type": "intensity"}, {"dmx": [128, 255], "type": "strobe", "hz": [1, 10]}]}},
+        "modes": [{"name": "m", "channels": ["d"]}],
+    }
+    lib.add(profile_from_data(shared, "dimstrobe"))
+    patch, r = rig(
+        {"name": "d", "profile": "dimstrobe", "address": 1, "count": 3},
+        {"name": "fog", "profile": "fog-machine", "address": 10, "count": 3},
+        library=lib,
+    )
+    a, f = r.new_attributes(), r.new_frame()
+    a.intensity[:3] = [0.0, 0.5, 1.0]
+    a.fog[3:] = [0.0, 0.5, 1.0]
+    r.render(a, f)
+    assert slots(f, 1, 1, 3) == [0, 64, 127]  # the dimmer part of the channel only
+    assert slots(f, 1, 10, 3) == [0, 130, 255]  # exactly 0 -> "No fog", then [6, 255]
 
 
 def test_master_blackout_curves_and_gamma() -> None:
