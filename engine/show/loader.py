@@ -508,6 +508,10 @@ class _Linker:
                 self._colour(part.colour, self.group_scope)
                 if part.effect is not None:
                     self._link_effect(part)
+                if part.cells is not None:
+                    self.compile(part.cells.intensity, self.group_scope)
+                    self._colour(part.cells.colour, self.group_scope)
+                    self._warn_no_cells(part, "'cells'")
 
     def _link_effect(self, part: Part) -> None:
         eff = part.effect
@@ -520,14 +524,19 @@ class _Linker:
             pal = eff.params["palette"]
             if pal not in self.m.palettes:
                 self.err(f"unknown palette '{pal}'{suggest(pal, self.m.palettes)}", part.where.loc(), part.where.path)
-        if eff.kind in PIXEL_EFFECTS and self.patch is not None and part.group != "all":
-            try:
-                idx = self.patch.group(part.group)
-                if len(idx) and not any(self.patch.fixtures[int(i)].cells for i in idx):
-                    self.ctx.warn(f"effect '{eff.kind}' works on pixel cells, but group '{part.group}' has no multi-cell fixtures",
-                                  part.where.loc(), part.where.path)
-            except KeyError:
-                pass
+        if eff.kind in PIXEL_EFFECTS:
+            self._warn_no_cells(part, f"effect '{eff.kind}'")
+
+    def _warn_no_cells(self, part: Part, what: str) -> None:
+        if self.patch is None:
+            return
+        try:
+            idx = range(self.patch.n_fixtures) if part.group == "all" else self.patch.group(part.group)
+        except KeyError:
+            return
+        if len(idx) and not any(self.patch.fixtures[int(i)].cells for i in idx):
+            self.ctx.warn(f"{what} works on pixel cells, but group '{part.group}' has no multi-cell fixtures",
+                          part.where.key_loc(), part.where.path)
 
     # --- layers, rules, cues
     def _link_layers(self) -> set[str]:

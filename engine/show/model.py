@@ -471,17 +471,36 @@ class Part:
     colour: Colour | None
     effect: Effect | None
     where: Where
+    cells: "Cells | None" = None
+
+
+@dataclass
+class Cells:
+    """Per-cell values for the multi-cell fixtures of a part's group. In these expressions
+    ``i``, ``n``, ``pos`` and ``rand`` count the group's cells (all its fixtures' cells in a row)."""
+
+    intensity: ExprRef | None
+    colour: Colour | None
+
+
+CELLS = Record(lambda **kw: Cells(**kw), {
+    "intensity": Field(ExprSpec("cell intensity 0..1 (i, n, pos, rand count cells)")),
+    "colour": Field(ColourSpec("cell colour"), aliases=("color",)),
+}, "Per-cell values of pixel fixtures", title="cells")
 
 
 def _make_part(where: Where, **kw: Any) -> Any:
     group = kw.pop("group")
     colour = kw.pop("colour")
+    cells = kw.pop("cells")
     effects = {k: v for k, v in kw.items() if k in EFFECTS and isinstance(v, Effect)}
     attrs = {k: v for k, v in kw.items() if k in ATTRIBUTE_KEYS and isinstance(v, ExprRef)}
     if len(effects) > 1:
         raise _PartError(f"a look part has at most one effect; found {', '.join(effects)}")
     effect = next(iter(effects.values()), None)
-    return Part(group, attrs, colour, effect, where)
+    if cells is not None and effect is not None and effect.kind in PIXEL_EFFECTS:
+        raise _PartError(f"'cells' and the pixel effect '{effect.kind}' both set the cells; give only one")
+    return Part(group, attrs, colour, effect, where, cells)
 
 
 class _PartError(Exception):
@@ -499,6 +518,7 @@ class PartSpec(Record):
 PART = PartSpec(_make_part, {
     "group": Field(Text("the group (or 'all')"), required=True),
     "colour": Field(ColourSpec("colour"), aliases=("color",)),
+    "cells": Field(CELLS),
     **{k: Field(ExprSpec(d)) for k, d in {
         "intensity": "intensity 0..1", "strobe": "strobe rate in Hz (0 = off)", "pan": "pan in degrees from centre",
         "tilt": "tilt in degrees from centre", "zoom": "zoom 0..1 (0 = narrowest)", "focus": "focus 0..1",

@@ -78,6 +78,11 @@ def _look_writes(parts: list["_Part"]) -> tuple[str, ...]:
         w.update(p.attributes)
         if p.colour is not None:
             w.add("color")
+        if p.cells is not None:
+            if p.cells.intensity is not None:
+                w.add("cell_intensity")
+            if p.cells.colour is not None:
+                w.add("cell_color")
         e = p.effect
         if e is None:
             continue
@@ -274,6 +279,7 @@ class _Domain:
         self.mask = mask
         self.values: dict[str, float] = {}
         self.envs: dict[str, Env] = {}
+        self.cell_envs: dict[str, Env] = {}
         self.scalar = Env()
         self.scalar.values = self.values
         self.pending: list[tuple[float, tuple[str, ...], dict[str, Any]]] = []
@@ -404,18 +410,10 @@ class ShowRuntime:
             layers[layer.name] = st
         d.layers = layers
         d.envs = {}
-        seed = self.show.settings.seed
-        for name, g in p.groups.items():
-            env = Env()
-            env.values = d.values
-            n = len(g.indices)
-            env.i = np.arange(n, dtype=np.float64)
-            env.n = float(n)
-            env.pos = env.i / (n - 1) if n > 1 else np.zeros(n)
-            env.rand = hash01(g.indices.astype(np.float64), 7.0, seed)
-            env.seed = seed
-            d.envs[name] = env
-        d.scalar.seed = seed
+        d.cell_envs = {}
+        for g in p.groups.values():
+            self._init_domain_group(d, g)
+        d.scalar.seed = self.show.settings.seed
 
     @staticmethod
     def prepare(show: Show) -> "_Prepared":
@@ -558,6 +556,9 @@ class ShowRuntime:
         d.scalar.beats = beats
         d.scalar.t = t
         for env in d.envs.values():
+            env.beats = beats
+            env.t = t
+        for env in d.cell_envs.values():
             env.beats = beats
             env.t = t
         self._signals(d, t, dt, bpb)
@@ -826,19 +827,29 @@ class ShowRuntime:
         if eff is not None:
             base = frame.intensity[idx] if "intensity" in part.part.attributes else None
             _EFFECTS[eff.kind](self, d, part, frame, env, t, bpb, base)
+        cells = part.part.cells
+        if cells is not None and len(g.cells):
+            cenv = d.cell_envs[g.name]
+            if cells.intensity is not None and cells.intensity.compiled is not None:
+                frame.cell_intensity[g.cells] = cells.intensity.compiled(cenv)
+            if cells.colour is not None:
+                frame.cell_color[g.cells] = self._colour(d, cells.colour, cenv, len(g.cells))
 
     def _init_domain_group(self, d: _Domain, g: _Group) -> None:
-        env = Env()
-        env.values = d.values
-        n = len(g.indices)
-        env.i = np.arange(n, dtype=np.float64)
-        env.n = float(n)
-        env.pos = env.i / (n - 1) if n > 1 else np.zeros(n)
-        env.rand = hash01(g.indices.astype(np.float64), 7.0, self.show.settings.seed)
-        env.seed = self.show.settings.seed
-        env.beats = d.scalar.beats
-        env.t = d.scalar.t
-        d.envs[g.name] = env
+        """The per-fixture (and per-cell) variables of a group, sharing the domain's values."""
+        seed = self.show.settings.seed
+        for ids, salt, table in ((g.indices, 7.0, d.envs), (g.cells, 11.0, d.cell_envs)):
+            env = Env()
+            env.values = d.values
+            n = len(ids)
+            env.i = np.arange(n, dtype=np.float64)
+            env.n = float(n)
+            env.pos = env.i / (n - 1) if n > 1 else np.zeros(n)
+            env.rand = hash01(np.asarray(ids, dtype=np.float64), salt, seed)
+            env.seed = seed
+            env.beats = d.scalar.beats
+            env.t = d.scalar.t
+            table[g.name] = env
 
     def _colour(self, d: _Domain, c: Colour, env: Env, n: int) -> np.ndarray:
         if c.kind == "rgb":

@@ -443,3 +443,31 @@ def test_quantize_to_the_next_bar(write):
         if rt.domains[0].values["q"] == 1.0:
             fired.append(k)
     assert fired == [200]  # bars start at 0 s and 2 s (120 BPM, 4/4); pressed at 0.3 s
+
+
+def test_per_cell_expressions_on_pixel_fixtures(write):
+    text = PARS + """\
+looks:
+  a:
+    - group: bars
+      intensity: 0.5
+      cells:
+        intensity: step(0.5, pos)
+        colour: {hue: "i * 30", saturation: 1, value: 1}
+layers: [{name: main, look: a}]
+"""
+    rt = runtime(write, text)
+    a = rt.tick(clocked(0))
+    cells = a.cell_intensity.reshape(2, 8)  # 16 cells across both bars: pos = i / 15
+    np.testing.assert_array_equal(cells, [[0] * 8, [1] * 8])
+    np.testing.assert_allclose(a.cell_color[0], [1, 0, 0], atol=1e-6)   # hue 0
+    np.testing.assert_allclose(a.cell_color[4], [0, 1, 0], atol=1e-6)   # hue 120
+    np.testing.assert_allclose(a.intensity[4:6], [0.5, 0.5])
+
+
+def test_cells_on_a_group_without_cells_is_a_warning(write):
+    from engine.show.loader import check_show
+
+    result = check_show(write(PARS + "looks:\n  a:\n    - group: pars\n      cells: {intensity: 1}\n"))
+    assert result.ok
+    assert [w.message for w in result.warnings] == ["'cells' works on pixel cells, but group 'pars' has no multi-cell fixtures"]
