@@ -21,6 +21,7 @@ a measurement, not a test: nothing passes or fails.
 from __future__ import annotations
 
 import argparse
+import atexit
 import multiprocessing as mp
 import os
 import random
@@ -87,6 +88,52 @@ def _receiver(address: str, n_universes: int, ready: Any, stop: Any, conn: Any) 
     conn.close()
 
 
+class AudioProbe:
+    """A real audio callback (JACK dummy server, 128 frames at 48 kHz) timing itself.
+
+    The callback only stores ``time.monotonic()`` into a preallocated array; the benchmark
+    reads the intervals of one window to see what a sender in the same process does to it.
+    """
+
+    def __init__(self) -> None:
+        from engine.audio.jackserver import JackDummyServer
+
+        self.server = JackDummyServer(rate=48000, period=128)
+        # registered before sounddevice's own exit handler, so it runs after PortAudio let go
+        atexit.register(self.server.stop)
+        os.environ.update(self.server.env())  # before sounddevice loads PortAudio
+        import sounddevice as sd
+
+        device = next(
+            (i for i, d in enumerate(sd.query_devices())
+             if d["max_input_channels"] > 0 and "JACK" in sd.query_hostapis(d["hostapi"])["name"]),
+            None,
+        )  # fmt: skip
+        if device is None:
+            self.server.stop()
+            raise RuntimeError("PortAudio lists no JACK input device")
+        self.times = np.zeros(1 << 20)
+        self.count = 0
+        self.stream = sd.InputStream(device=device, channels=1, samplerate=48000, blocksize=128, callback=self._callback)
+        self.stream.start()
+        self.realtime = self.server.realtime
+
+    def _callback(self, indata: Any, frames: int, time_info: Any, status: Any) -> None:
+        i = self.count
+        if i < self.times.size:
+            self.times[i] = time.monotonic()
+            self.count = i + 1
+
+    def intervals_ms(self, first: int, last: int) -> np.ndarray:
+        """Callback intervals (ms) between callback numbers ``first`` and ``last``."""
+        return np.diff(self.times[first:last]) * 1e3
+
+    def close(self) -> None:
+        """Stop the stream; the JACK server stops at exit, after PortAudio has terminated."""
+        self.stream.stop()
+        self.stream.close()
+
+
 @dataclass
 class Result:
     sender: str
@@ -104,6 +151,7 @@ class Result:
     received: int
     lost: int
     window_packets: int
+    audio: tuple[float, float, float] | None = None  # callback interval std / p99 / max (ms)
 
     @property
     def us_per_packet(self) -> float:
@@ -128,8 +176,10 @@ def _show_thread(rate: float, stop: threading.Event, write: Callable[[int], None
     return threading.Thread(target=run, name="bench-show", daemon=True)
 
 
-def _run_one(kind: str, n: int, seconds: float, rate: float, fifo: int | None = None) -> Result:
-    ctx = mp.get_context("fork")
+def _run_one(
+    kind: str, n: int, seconds: float, rate: float, fifo: int | None = None, audio: AudioProbe | None = None
+) -> Result:
+    ctx = mp.get_context("spawn")  # no fork of a process that may run JACK/PortAudio threads
     address = f"127.{random.randint(64, 250)}.{random.randint(1, 250)}.{random.randint(2, 250)}"
     ready, stop_rx = ctx.Event(), ctx.Event()
     parent, child = ctx.Pipe(duplex=False)
@@ -191,8 +241,10 @@ def _run_one(kind: str, n: int, seconds: float, rate: float, fifo: int | None = 
     cpu0 = sum(thread_cpu_seconds(i) for i in ids)
     show0 = thread_cpu_seconds(show_ids[0])
     w0 = time.monotonic()
+    a0 = audio.count if audio else 0
     time.sleep(seconds)
     wall = time.monotonic() - w0
+    a1 = audio.count if audio else 0
     cpu = sum(thread_cpu_seconds(i) for i in ids) - cpu0
     show_cpu = thread_cpu_seconds(show_ids[0]) - show0
     stop.set()
@@ -216,7 +268,21 @@ def _run_one(kind: str, n: int, seconds: float, rate: float, fifo: int | None = 
         kind, n, wall, 100 * cpu / wall, 100 * show_cpu / wall, *lp,
         float(np.percentile(err, 50)), float(np.percentile(err, 99)), float(err.max()), fps, received, lost,
         len(a) * n,  # every universe changes every frame: one packet per universe per frame in the window
+        _audio_summary(audio, a0, a1),
     )  # fmt: skip
+
+
+def _audio_summary(audio: AudioProbe | None, first: int, last: int) -> tuple[float, float, float] | None:
+    if audio is None or last - first < 3:
+        return None
+    iv = audio.intervals_ms(first, last)
+    return float(iv.std()), float(np.percentile(iv, 99)), float(iv.max())
+
+
+def _idle_audio(audio: AudioProbe, seconds: float) -> tuple[float, float, float] | None:
+    first = audio.count
+    time.sleep(seconds)
+    return _audio_summary(audio, first, audio.count)
 
 
 def _fmt(x: float | None, spec: str = "6.3f") -> str:
@@ -232,31 +298,50 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-sacn", action="store_true", help="skip the sacn package (beamsync only)")
     p.add_argument("--fifo", type=int, default=None, metavar="PRIO",
                    help="also run beamsync with its sender thread at SCHED_FIFO PRIO (needs root/CAP_SYS_NICE)")
+    p.add_argument("--audio", action="store_true",
+                   help="run a JACK dummy-driver audio callback (128 frames, 48 kHz) in the same process "
+                        "and report its interval std/p99/max under each sender")
     args = p.parse_args(argv)
     kinds = ["beamsync"] + (["beamsync-rt"] if args.fifo else []) + ([] if args.no_sacn else ["sacn-pkg"])
     print(f"sACN senders, {args.rate:g} Hz, every universe changing every frame, {args.seconds:g} s per run, "
           f"{os.cpu_count()} CPUs, receiver in a separate process on loopback")  # fmt: skip
-    print("sender    univ  cpu%  show%  late p50/p99/max ms      rx-interval err p50/p99/max ms  fps     recv    lost  us/pkt  sacn/beamsync: cpu sender / sender+show / per packet")
-    for n in args.universes:
-        results = {
-            k: _run_one("beamsync" if k.startswith("beamsync") else k, n, args.seconds, args.rate,
-                        args.fifo if k == "beamsync-rt" else None)  # fmt: skip
-            for k in kinds
-        }
-        for k, r in results.items():
-            ratio = ""
-            base = results["beamsync"]
-            if k == "sacn-pkg" and base.sender_cpu > 0:
-                total = (r.sender_cpu + r.show_cpu) / (base.sender_cpu + base.show_cpu)
-                per_packet = r.us_per_packet / base.us_per_packet
-                ratio = f"{r.sender_cpu / base.sender_cpu:4.1f}x / {total:4.1f}x / {per_packet:4.1f}x"
-            print(
-                f"{k:9s} {n:4d} {r.sender_cpu:5.1f} {r.show_cpu:6.1f}  "
-                f"{_fmt(r.late_p50)}/{_fmt(r.late_p99)}/{_fmt(r.late_max)}  "
-                f"{r.rx_p50:6.3f}/{r.rx_p99:6.3f}/{r.rx_max:7.3f}          "
-                f"{r.fps:6.2f} {r.received:8d} {r.lost:6d}  {r.us_per_packet:6.1f}  {ratio}",
-                flush=True,
-            )
+    audio = AudioProbe() if args.audio else None
+    head = "sender    univ  cpu%  show%  late p50/p99/max ms      rx-interval err p50/p99/max ms  fps     recv    lost  us/pkt"
+    if audio:
+        print(f"audio callback: JACK dummy driver, 128 frames at 48 kHz (2.667 ms), "
+              f"{'SCHED_FIFO 70' if audio.realtime else 'no realtime'}; columns: interval std/p99/max ms")  # fmt: skip
+        head += "  audio std/p99/max ms     "
+    print(head + "  sacn/beamsync: cpu sender / sender+show / per packet")
+    try:
+        if audio:
+            std, p99, mx = _idle_audio(audio, min(args.seconds, 10.0)) or (0.0, 0.0, 0.0)
+            print(f"{'(idle)':9s}    -     -      -" + " " * 103 + f"{std:5.3f}/{p99:5.3f}/{mx:6.3f}", flush=True)
+        for n in args.universes:
+            results = {
+                k: _run_one("beamsync" if k.startswith("beamsync") else k, n, args.seconds, args.rate,
+                            args.fifo if k == "beamsync-rt" else None, audio)  # fmt: skip
+                for k in kinds
+            }
+            for k, r in results.items():
+                ratio = ""
+                base = results["beamsync"]
+                if k == "sacn-pkg" and base.sender_cpu > 0:
+                    total = (r.sender_cpu + r.show_cpu) / (base.sender_cpu + base.show_cpu)
+                    per_packet = r.us_per_packet / base.us_per_packet
+                    ratio = f"{r.sender_cpu / base.sender_cpu:4.1f}x / {total:4.1f}x / {per_packet:4.1f}x"
+                au = ""
+                if audio:
+                    au = "  " + ("{:5.3f}/{:5.3f}/{:6.3f}".format(*r.audio) if r.audio else "-".ljust(19)) + "     "
+                print(
+                    f"{k:9s} {n:4d} {r.sender_cpu:5.1f} {r.show_cpu:6.1f}  "
+                    f"{_fmt(r.late_p50)}/{_fmt(r.late_p99)}/{_fmt(r.late_max)}  "
+                    f"{r.rx_p50:6.3f}/{r.rx_p99:6.3f}/{r.rx_max:7.3f}          "
+                    f"{r.fps:6.2f} {r.received:8d} {r.lost:6d}  {r.us_per_packet:6.1f}{au}  {ratio}",
+                    flush=True,
+                )
+    finally:
+        if audio:
+            audio.close()
     return 0
 
 
