@@ -335,3 +335,37 @@ def test_imported_profiles_round_trip_through_yaml(shared_dir: Path, tmp_path: P
         back = load_profile(out)
         assert back.data == json.loads(json.dumps(r.data)), rel
         assert [m.footprint for m in back.modes] == [m.footprint for m in r.profile.modes]
+
+
+def test_ofl_shared_channels_take_the_driven_attribute(tmp_path: Path) -> None:
+    doc = {
+        "name": "Shared",
+        "categories": ["Color Changer"],
+        "wheels": {"Colors": {"slots": [{"type": "Open"}, {"type": "Color", "name": "Red", "colors": ["#ff0000"]}]}},
+        "availableChannels": {
+            "Dimmer/Strobe": {"capabilities": [
+                {"dmxRange": [0, 127], "type": "Intensity"},
+                {"dmxRange": [128, 255], "type": "ShutterStrobe", "shutterEffect": "Strobe"}]},
+            "Colors": {"capabilities": [
+                {"dmxRange": [0, 15], "type": "WheelSlot", "slotNumber": 1},
+                {"dmxRange": [16, 31], "type": "WheelSlot", "slotNumber": 2},
+                {"dmxRange": [32, 255], "type": "WheelRotation", "speedStart": "slow CW", "speedEnd": "fast CW"}]},
+            "Hue": {"capability": {"type": "Intensity"}},
+        },
+        "modes": [{"name": "3ch", "channels": ["Dimmer/Strobe", "Colors", "Hue"]}],
+    }
+    r = import_file(_write_ofl(tmp_path, "acme", "shared", doc))
+    ch = r.profile.channels
+    assert ch["Dimmer/Strobe"].attribute == "intensity"
+    assert ch["Colors"].attribute == "color_wheel"
+    assert ch["Hue"].attribute == "generic"
+    assert "channel 'Hue': an HSV channel typed as intensity, held at default" in r.notes
+    lib = ProfileLibrary([])
+    lib.add(r.profile)
+    patch = parse_patch([{"name": "x", "profile": r.profile.key, "address": 1}], None, None, library=lib)
+    rend = Renderer(patch)
+    a, f = rend.new_attributes(), rend.new_frame()
+    a.intensity[0] = 1.0
+    a.color[0] = [1, 0, 0]
+    rend.render(a, f)
+    assert f.universe(1)[:3].tolist() == [127, 23, 0]  # dimmer part only; Red slot middle; Hue default
