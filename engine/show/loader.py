@@ -74,6 +74,15 @@ class Show:
     signal_order: list[str]
     event_names: set[str]
     fixture_leads: Any = None
+    profile_files: list[Path] = field(default_factory=list)
+
+    @property
+    def used_names(self) -> set[str]:
+        """Every input, clock and signal name the show's expressions read (e.g. for the live
+        engine to know which analysers matter)."""
+        return set(self._used)
+
+    _used: set[str] = field(default_factory=set)
 
     @property
     def settings(self) -> Settings:
@@ -136,7 +145,20 @@ def load_show(path: str | Path, *, text: str | None = None, available_features: 
     if ctx.errors:
         raise ShowErrors(_sorted(ctx.errors), _sorted(ctx.warnings))
     show.warnings = _sorted(ctx.warnings)
+    show._used = linker.used
+    show.profile_files = _profile_files(patch, profile_dirs)
     return show
+
+
+def _profile_files(patch: Any, profile_dirs: list[Path] | None) -> list[Path]:
+    """The profile files the patch uses (hot reload watches them too)."""
+    if patch is None or not patch.n_fixtures:
+        return []
+    from engine.fixtures.profile import available_profiles
+
+    files = available_profiles(profile_dirs)
+    keys = dict.fromkeys(f.profile.key for f in patch.fixtures)
+    return [Path(files[k]) for k in keys if k in files]
 
 
 def _sorted(errors: list[ConfigError]) -> list[ConfigError]:
@@ -342,6 +364,7 @@ class _Linker:
         self.ctx = ctx
         self.available = set(available) if available is not None else None
         self.absent_reported: set[tuple[str, int, int]] = set()
+        self.used: set[str] = set()
 
     def err(self, message: str, loc: Location, path: tuple[PathPart, ...]) -> None:
         self.ctx.errors.append(ConfigError(message, loc, path))
@@ -384,7 +407,8 @@ class _Linker:
             at = Location(loc.file, loc.line, loc.column + exc.column) if loc.line and isinstance(ref.source, str) and "\n" not in ref.source else loc
             self.err(exc.message, at, ref.path)
             return None
-        ref.compiled = c  # type: ignore[attr-defined]
+        ref.compiled = c
+        self.used |= c.names
         self._warn_absent(ref, c)
         return c
 

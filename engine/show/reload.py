@@ -1,4 +1,4 @@
-"""Hot reload: watch a show file and its includes, load changes off the frame path.
+"""Hot reload: watch a show file, its includes and its fixture profiles; load changes off the frame path.
 
 :class:`ShowWatcher` polls modification times (and sizes) of the show file and of every file
 the last load read. When one changes it loads and validates the show *in the watcher's
@@ -79,7 +79,7 @@ class ShowWatcher:
     def for_show(cls, show: Show, on_show: Callable[[Show], None], **kw: Any) -> "ShowWatcher":
         """A watcher for a show already loaded (watches exactly the files it read)."""
         assert show.path is not None
-        return cls(show.path, on_show, files=show.files or [show.path], **kw)
+        return cls(show.path, on_show, files=[*(show.files or [show.path]), *show.profile_files], **kw)
 
     @property
     def files(self) -> list[Path]:
@@ -109,7 +109,7 @@ class ShowWatcher:
         show = result.show
         # Watch the files this version reads (an include may have been added or removed),
         # and always the show file itself.
-        files = list(dict.fromkeys([self.path, *show.files]))
+        files = list(dict.fromkeys([self.path, *show.files, *show.profile_files]))
         self._stamps = {f: stamps.get(f, _stamp(f)) for f in files}
         self._files = files
         self.status = ReloadStatus(self.status.generation + 1, (), tuple(result.warnings))

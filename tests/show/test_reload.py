@@ -94,12 +94,13 @@ def test_a_look_removed_on_reload_falls_back_to_the_layer_start_look(write):
     np.testing.assert_allclose(a.intensity[:4], [0.75] * 4)
 
 
-def test_includes_are_watched(write, tmp_path):
+def test_includes_and_profiles_are_watched(write, tmp_path):
     path = write(SHOW.replace("LEVEL", "1"))
     show = load_show(path)
     shows = []
     watcher = ShowWatcher.for_show(show, shows.append)
-    assert sorted(p.name for p in watcher.files) == ["rig.yaml", "show.yaml"]
+    assert sorted(p.name for p in watcher.files) == ["led-par-rgbw.yaml", "pixel-bar-8.yaml", "rig.yaml", "show.yaml",
+                                                      "spot-moving-head.yaml"]
     rig = tmp_path / "rig.yaml"
     save(rig, rig.read_text().replace("count: 4", "count: 5").replace("[par 1, par 2, par 3, par 4]", "[par 1, par 2, par 3, par 4, par 5]").replace("address: 101", "address: 301"))
     assert watcher.poll() is True

@@ -471,3 +471,9 @@ def test_cells_on_a_group_without_cells_is_a_warning(write):
     result = check_show(write(PARS + "looks:\n  a:\n    - group: pars\n      cells: {intensity: 1}\n"))
     assert result.ok
     assert [w.message for w in result.warnings] == ["'cells' works on pixel cells, but group 'pars' has no multi-cell fixtures"]
+
+
+def test_show_lists_the_names_it_reads(write):
+    show = load_show(write(PARS + "signals:\n  k: {envelope: onset.kick}\nlooks:\n  a: [{group: pars, intensity: k * level.bass}]\n"
+                           "rules:\n  - {when: fader.x > 0.5 and downbeat, do: {blackout: true}}\n"))
+    assert show.used_names == {"onset.kick", "k", "level.bass", "fader.x", "downbeat"}
