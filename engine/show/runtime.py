@@ -39,6 +39,8 @@ from engine.show.loader import Show
 from engine.show.model import Action, Colour, Duration, ExprRef, Part
 
 _DISCRETE = ("gobo", "wheel")
+#: Events stamped further ahead than this are dropped (predictions reach a beat or two ahead).
+MAX_EVENT_LEAD_S = 10.0
 
 
 def _expr(ref: ExprRef | None) -> CompiledExpr | None:
@@ -493,9 +495,12 @@ class ShowRuntime:
         clock = inputs.clock
         bpb = clock.beats_per_bar if clock.running else s.beats_per_bar
         for ev in inputs.events:
-            if ev.name == "beat" and clock.running:
+            if ev.name in ("beat", "downbeat") and clock.running:
                 continue  # the clock's prediction drives beats; the tracker's event is late
-            d.pending.append((ev.time / inputs.sample_rate, I.event_names(ev), ev.data or {}))
+            when = ev.time / inputs.sample_rate
+            if when > t + MAX_EVENT_LEAD_S:
+                continue  # a time stamp far in the future is a bug upstream; do not hoard it
+            d.pending.append((when, I.event_names(ev), ev.data or {}))
         horizon = t + dt_frame / 2.0  # fire in the frame nearest to the event's time
         if clock.running:
             tn = clock.next_beat / inputs.sample_rate  # type: ignore[operator]
