@@ -1,0 +1,195 @@
+"""Running the monitor window for ``beamsync run`` (and the host that can swap input devices).
+
+``beamsync run SHOW.yaml`` calls :func:`run_window` after the engine has started, unless
+``--headless`` is given or no display is available (:func:`window_available`). The window runs
+the Qt event loop in the main process, next to the audio callback; the analysis, show and
+outputs keep running in the worker whatever the window does. Closing the window leaves the
+show running headless (Ctrl-C stops it); Ctrl+Q in the window stops the engine.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from typing import Any
+
+from engine.ui.feed import MonitorFeed
+
+
+def window_available() -> tuple[bool, str]:
+    """(True, "") when a Qt window can open here; else (False, why)."""
+    try:
+        import PySide6  # noqa: F401
+        import pyqtgraph  # noqa: F401
+    except ImportError as exc:
+        return False, f"the UI needs PySide6 and pyqtgraph ({exc}); install beamsync[ui]"
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return True, ""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return False, "no display (DISPLAY/WAYLAND_DISPLAY unset)"
+    return True, ""
+
+
+class EngineHost:
+    """Owns the running :class:`~engine.live.engine.LiveEngine` and restarts it on another input.
+
+    The swap stops the engine, then starts a new one on the new source with the same show: the
+    outputs pause for the engine's start-up time (the show's state — looks, palettes, the beat
+    grid — starts afresh). If the new device fails, the previous source is reopened.
+    """
+
+    def __init__(self, engine: Any, source: Any, label: str, *, block_size: int = 128) -> None:
+        self.engine = engine
+        self.source = source
+        self.label = label
+        self.block_size = block_size
+        self.swaps = 0
+
+    def feed(self) -> MonitorFeed:
+        return MonitorFeed.from_engine(self.engine, self.label)
+
+    @staticmethod
+    def list_devices() -> list[tuple[Any, str]]:
+        from engine.audio.devices import list_input_devices
+
+        return [(d.index, f"{d.index}: {d.name} [{d.hostapi}]") for d in list_input_devices()]
+
+    def switch_device(self, device: Any) -> MonitorFeed:
+        """Restart the engine on input ``device`` (index or name); returns the new feed."""
+        from engine.audio.stream import AudioInput
+
+        rate = self.source.sample_rate
+        shared = self.engine.mode == "process"
+        src = AudioInput(device, rate, self.block_size, shared=shared)  # raises before anything stops
+        return self.switch_source(src, f"input '{src.device.name}' [{src.device.hostapi}]")
+
+    def switch_source(self, source: Any, label: str) -> MonitorFeed:
+        """Restart the engine on ``source`` (not started yet); returns the new feed."""
+        from engine.live.engine import LiveEngine
+
+        old_engine, old_source = self.engine, self.source
+        show, mode = old_engine.spec.show_path, old_engine.mode
+        old_engine.stop()
+        old_engine.close()
+        try:
+            engine = LiveEngine(show, source, mode=mode)
+            engine.start()
+        except Exception:
+            source.close()
+            previous = _reopen(old_source, mode == "process")
+            engine = LiveEngine(show, previous, mode=mode)
+            engine.start()
+            self.engine, self.source = engine, previous
+            raise
+        self.engine, self.source, self.label = engine, source, label
+        self.swaps += 1
+        return self.feed()
+
+
+def _reopen(source: Any, shared: bool) -> Any:
+    """A fresh source equal to ``source`` (its ring is released once its engine closed)."""
+    from engine.audio.filesource import FileSource
+    from engine.audio.stream import AudioInput
+
+    if isinstance(source, FileSource):
+        return FileSource(samples=source.samples[:, 0], sample_rate=source.sample_rate, block_size=source.block_size,
+                          realtime=source.realtime, loop=source.loop, shared=shared)
+    if isinstance(source, AudioInput):
+        return AudioInput(source.device.index, source.sample_rate, source.block_size, shared=shared)
+    raise TypeError(f"cannot reopen a {type(source).__name__}")
+
+
+def make_app() -> Any:
+    """The QApplication (created once), with the dark stage theme."""
+    from PySide6.QtWidgets import QApplication
+
+    from engine.ui import theme
+
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "beamsync"])
+    app.setApplicationName("beamsync")
+    theme.apply(app)
+    return app
+
+
+def run_window(engine: Any, source: Any, args: Any, label: str = "") -> int:
+    """Show the monitor for a started engine until the window closes; returns the exit code.
+
+    Closing the window does not stop the outputs: the show keeps running headless until
+    Ctrl-C or ``--duration``; Ctrl+Q (or the engine stopping) ends the run.
+    """
+    from PySide6.QtCore import QTimer
+
+    from engine.audio.filesource import FileSource
+    from engine.ui.window import MonitorWindow
+
+    label = label or getattr(source, "name", "") or type(source).__name__
+    host = EngineHost(engine, source, label, block_size=getattr(args, "block_size", 128) or 128)
+    app = make_app()
+    win = MonitorWindow(host.feed(), list_devices=host.list_devices, switch_device=host.switch_device)
+    started = time.monotonic()
+    duration = getattr(args, "duration", None)
+    state = {"done_sent": False, "interrupted": False}
+
+    def housekeeping() -> None:  # runs in the Qt loop; also lets Python see Ctrl-C
+        now = time.monotonic()
+        if duration and now - started >= duration:
+            win.quit_requested = True
+            win.close()
+        src = host.source
+        if not state["done_sent"] and isinstance(src, FileSource) and src.wait(0):
+            host.engine.producer_done()  # a file that does not loop has ended: drain, then stop
+            state["done_sent"] = True
+        if not host.engine.alive and state["done_sent"]:
+            win.quit_requested = True
+            win.close()
+
+    def on_sigint(*_: Any) -> None:
+        state["interrupted"] = True
+        win.quit_requested = True
+        win.close()
+
+    old = signal.signal(signal.SIGINT, on_sigint)
+    timer = QTimer()
+    timer.timeout.connect(housekeeping)
+    timer.start(200)
+    win.show()
+    print("beamsync: monitor window open (Ctrl+Q stops the engine; closing the window keeps the show running)",
+          file=sys.stderr)
+    try:
+        app.exec()
+        timer.stop()
+        signal.signal(signal.SIGINT, old)
+        if not win.quit_requested and host.engine.alive:
+            print("beamsync: window closed, the show keeps running (Ctrl-C to stop)", file=sys.stderr)
+            _headless_wait(host, started, duration, state)
+    finally:
+        signal.signal(signal.SIGINT, old)
+        host.engine.stop()
+        final = host.source.stats()
+        host.engine.poll_messages()
+        host.engine.close()
+    failed = [t for k, t in host.engine.messages if k == "error"]
+    print(f"beamsync: done after {time.monotonic() - started:.1f} s: {final.frames_written} frames in, "
+          f"{final.xruns} xruns, {final.lost_frames} frames lost", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _headless_wait(host: EngineHost, started: float, duration: float | None, state: dict[str, Any]) -> None:
+    from engine.audio.filesource import FileSource
+
+    try:
+        while host.engine.alive:
+            time.sleep(0.1)
+            for kind, text in host.engine.poll_messages():
+                if kind in ("reload", "error"):
+                    print(f"beamsync: {kind}: {text}", file=sys.stderr)
+            if duration and time.monotonic() - started >= duration:
+                break
+            src = host.source
+            if not state["done_sent"] and isinstance(src, FileSource) and src.wait(0):
+                host.engine.producer_done()
+                state["done_sent"] = True
+    except KeyboardInterrupt:
+        pass
