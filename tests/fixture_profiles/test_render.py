@@ -150,6 +150,32 @@ def test_strobe_rate_maps_to_the_profile_range() -> None:
     assert [slots(f, 1, 6 + 7 * i, 1)[0] for i in range(6)] == [4, 10, 255, 132, 255, 4]
 
 
+def test_shutter_without_strobe_range_is_held_open() -> None:
+    from engine.fixtures.profile import ProfileLibrary, profile_from_data
+
+    lib = ProfileLibrary()
+    for key, caps in {
+        "open-close": [{"dmx": [0, 9], "type": "closed"}, {"dmx": [10, 255], "type": "open"}],
+        "closed-strobe": [{"dmx": [0, 9], "type": "closed"}, {"dmx": [10, 19], "type": "nothing"},
+                          {"dmx": [20, 255], "type": "strobe", "hz": [1, 10]}],
+    }.items():
+        lib.add(profile_from_data({"name": key, "channels": {"d": {"attribute": "intensity"}, "s": {
+            "attribute": "strobe", "capabilities": caps}}, "modes": [{"name": "m", "channels": ["d", "s"]}]}, key))
+    patch, r = rig(
+        {"name": "a", "profile": "open-close", "address": 1},
+        {"name": "b", "profile": "closed-strobe", "address": 3},
+        library=lib,
+    )
+    a, f = r.new_attributes(), r.new_frame()
+    a.intensity[:] = 1.0
+    a.strobe[:] = 4.0
+    r.render(a, f, time=0.2)  # phase 0.8: the emulated strobe of 'a' is off
+    assert slots(f, 1, 1, 4) == [0, 132, 255, 98]  # 'a' open (middle of [10, 255]); 'b' strobes at 4 Hz
+    a.strobe[:] = 0.0
+    r.render(a, f)
+    assert slots(f, 1, 1, 4) == [255, 132, 255, 10]  # no strobe: 'b' goes to its no-function range, not closed
+
+
 def test_strobe_is_emulated_by_intensity_without_a_strobe_channel() -> None:
     patch, r = rig(
         {"name": "rgb", "profile": "led-par-rgb", "mode": "3ch", "address": 1},
