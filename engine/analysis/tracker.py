@@ -71,7 +71,10 @@ class TrackerOptions:
     prior_octaves: float = 0.7
     reinject: float = 1e-5
     min_confidence: float = 0.25
-    weak_beat: float = 0.15  # activation peak below which a beat does not move the beat clock
+    # Evidence of a beat = contrast of its activation peak against the recent mean activation,
+    # (peak - mean) / (peak + mean + 0.02): 0 for silence or a flat activation, → 1 for clear beats.
+    weak_beat: float = 0.15  # contrast below which a beat does not move the beat clock
+    full_evidence: float = 0.4  # contrast (averaged over beats) that counts as full confidence
     # The CRNN's activation peaks this long before the drum onset it marks (measured on
     # synthetic drum tracks at 96, 120 and 137 BPM: 8-12 ms); beat times are moved by it.
     model_lead: float = 0.010
@@ -121,8 +124,10 @@ class BeatTracker:
                     slot_trans[s, first[m2]] = (1.0 - o.meter_switch) if m2 == m else o.meter_switch / max(1, len(o.meters) - 1)
         self._slot_trans_t = slot_trans.T.copy()
         self._is_down = (self.slot_beat == 0)[:, None, None]
-        ratio = self.intervals[None, :] / self.intervals[:, None]
-        trans = np.exp(-o.transition_lambda * np.abs(ratio - 1.0))
+        # Tempo change cost exp(-lambda |T'/T - 1|), except that a change by one frame is free:
+        # a tempo between two integer intervals (80 BPM = 37.5 frames) alternates between them.
+        step = np.abs(self.intervals[None, :] - self.intervals[:, None])
+        trans = np.exp(-o.transition_lambda * np.maximum(step - 1, 0) / self.intervals[:, None])
         trans[trans < 1e-12] = 0.0
         self._tempo_trans = trans / trans.sum(1, keepdims=True)
         bpm = 60.0 * o.fps / self.intervals
@@ -147,6 +152,7 @@ class BeatTracker:
         self.meter = 4
         self._conc = 0.0
         self._evidence = 0.0
+        self._mean_act = 0.0  # slow mean of the activation (about 2 s)
         self.confidence = 0.0
         self._acquired = False  # three consistent beats seen: firing may start
         self._last_good = -1e9  # activation frame of the last clear, confident beat
@@ -191,6 +197,7 @@ class BeatTracker:
         events: list[FeatureEvent] = []
         self._index = index
         self._act[index % len(self._act)] = beat + downbeat
+        self._mean_act += (beat + downbeat - self._mean_act) / (2.0 * self.opt.fps)
         s, t, p = self._forward(beat, downbeat)
         interval = int(self.intervals[t])
         meter = int(self.slot_meter[s])
@@ -260,12 +267,13 @@ class BeatTracker:
 
     def _record(self, t: float, k: int, meter: int, interval: int) -> None:
         peak = float(self._act[[(int(round(t)) + d) % len(self._act) for d in (-1, 0, 1)]].max())
-        self._evidence = 0.6 * self._evidence + 0.4 * peak
-        self.confidence = float(np.sqrt(self._conc) * min(1.0, self._evidence / 0.3))
+        contrast = max(0.0, (peak - self._mean_act) / (peak + self._mean_act + 0.02))
+        self._evidence = 0.6 * self._evidence + 0.4 * contrast
+        self.confidence = float(np.sqrt(self._conc) * min(1.0, self._evidence / self.opt.full_evidence))
         self._last_recorded = int(round(t))
         if self.mode == MANUAL:
             return
-        if peak < self.opt.weak_beat and self._acquired:
+        if contrast < self.opt.weak_beat and self._acquired:
             # no evidence (breakdown, silence): hold tempo and phase rather than follow the HMM's drift
             return
         if self._acquired and self.period and self.anchor is not None:
