@@ -286,6 +286,7 @@ def test_every_shared_fixture_file_imports_or_fails_with_its_reason(shared_dir: 
     assert len(files) > 1000
     outcome: dict[Path, str] = {}
     detail: dict[Path, str] = {}
+    imported: list = []
     reasons: collections.Counter[str] = collections.Counter()
     start = time.perf_counter()
     for f in files:
@@ -298,6 +299,8 @@ def test_every_shared_fixture_file_imports_or_fails_with_its_reason(shared_dir: 
             outcome[f] = f"failed: {msg[len(str(f)) + 2:]}"
             continue
         assert r.profile is not None and r.profile.modes
+        if not r.redirected_from:
+            imported.append(r.profile)
         outcome[f] = ("redirect+" if r.redirected_from else "") + ("warnings" if r.notes else "clean")
         detail[f] = "; ".join(r.notes)
         for n in r.notes:
@@ -323,6 +326,42 @@ def test_every_shared_fixture_file_imports_or_fails_with_its_reason(shared_dir: 
     schemas = [f for f in files if f.relative_to(root).parts[0] == "ofl-schemas"]
     assert all("a JSON Schema document, not a fixture" in outcome[f] for f in schemas)
     assert sum(o.startswith("redirect") for o in outcome.values()) >= 1
+    _patch_and_render_every_mode(imported)
+
+
+def _patch_and_render_every_mode(profiles: list) -> None:
+    """Every mode of every imported profile patches and renders, touching only its own slots."""
+    import numpy as np
+
+    from engine.fixtures.profile import Profile
+    from engine.output.frame import DmxFrame
+
+    lib = ProfileLibrary([])
+    specs = []
+    for i, p in enumerate(profiles):
+        key = f"{i}-{p.key}"  # the same fixture can be in both libraries
+        lib.add(Profile(**{**p.__dict__, "key": key}))
+        for m in p.modes:
+            specs.append({"name": f"{key}/{m.name}", "profile": key, "mode": m.name, "universe": len(specs) + 1, "address": 1})
+    patch = parse_patch(specs, None, None, library=lib)
+    r = Renderer(patch)
+    rng = np.random.default_rng(7)
+    a = r.new_attributes()
+    n = a.n_fixtures
+    a.intensity[:] = rng.random(n)
+    a.color[:] = rng.random((n, 3))
+    a.strobe[:] = rng.choice([0.0, 3.0, 50.0], n)
+    a.pan[:] = rng.uniform(-400, 400, n)
+    a.tilt[:] = rng.uniform(-200, 200, n)
+    a.gobo[:] = rng.integers(0, 12, n)
+    a.zoom[:] = rng.random(n)
+    a.cell_intensity[:] = rng.random(a.n_cells)
+    f = DmxFrame(patch.universes)
+    f.data[:] = 7
+    r.render(a, f, master=0.8, time=0.13)
+    footprint = np.array([fx.footprint for fx in patch.fixtures])
+    beyond = np.arange(512)[None, :] >= footprint[:, None]  # one universe per fixture
+    assert np.all(f.data[beyond] == 7)
 
 
 def test_imported_profiles_round_trip_through_yaml(shared_dir: Path, tmp_path: Path) -> None:
