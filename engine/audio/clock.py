@@ -39,6 +39,10 @@ class SampleClock:
         self._t0: float | None = None
         self._rate = float(sample_rate)
         self.max_residual = 0.0
+        #: Jumps in the frame→time line (an xrun or a restarted device): the fit starts again.
+        self.discontinuities = 0
+        #: A point further than this from the fitted line starts a new fit (seconds).
+        self.jump_threshold = 0.004
 
     def reset(self) -> None:
         self._n = 0
@@ -68,6 +72,14 @@ class SampleClock:
             est = cb - meta[:, _ring.META_FRAMES] / self.nominal_rate - self.input_latency
             adc = np.where(missing, est, adc)
         for f, t in zip(frames, adc):
+            if self._t0 is not None and self._n >= 8:
+                predicted = self._t0 + (f - self._f0) / self._rate
+                if abs(t - predicted) > self.jump_threshold:
+                    # Samples were lost before us (xrun) or the stream restarted: the old line
+                    # no longer holds. Keep the rate estimate, refit from this point on.
+                    self.discontinuities += 1
+                    self._n = 0
+                    self._f0, self._t0 = float(f), float(t)
             i = self._n % self._window
             self._frames[i] = f
             self._times[i] = t

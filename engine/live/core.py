@@ -116,6 +116,10 @@ class EngineCore:
         self.events_log: list[FeatureEvent] | None = None  # set to a list to keep every event
         self._pending_show: Any = None
         self.show_errors: list[str] = []
+        self.next_beat_frame: int | None = None  # the clock's next predicted beat (input frames)
+        self.beat_frames = 0
+        self._expected_beat: tuple[int, int] | None = None
+        self._delivered_beat: int | None = None
         self.frozen = False  # operator "freeze": keep sending the last frame
         self.reload_requested = False  # operator "reload": the worker re-reads the show file
 
@@ -221,6 +225,8 @@ class EngineCore:
         t0 = time.perf_counter()
         clock = self.beat.clock(frame) if self.beat is not None else None
         inputs = self.bus.take_inputs(frame, clock)
+        self._hold_passed_beat(inputs, frame)
+        self.next_beat_frame = inputs.clock.next_beat
         attrs = self.runtime.tick(inputs)
         domain = self.runtime.domains[0]
         dmx = self.runtime.dmx
@@ -248,6 +254,29 @@ class EngineCore:
             self.on_frame(frame, back)
         return back
 
+    def _hold_passed_beat(self, inputs: Any, frame: int) -> None:
+        """Keep a predicted beat that fell between two show frames.
+
+        The show fires a beat when a frame reaches the clock's next predicted beat. Live show
+        frames jitter (and onset flashes add frames), so a frame may land just after a beat that
+        the previous frame saw as "next"; the clock then already predicts the following beat and
+        the passed one would never fire. Hand the show the passed beat once more instead: it
+        fires now, less than a frame late, and never twice (the show ignores a second beat
+        within half a period).
+        """
+        c = inputs.clock
+        expected = self._expected_beat
+        if c.next_beat is None:
+            self._expected_beat = None
+            return
+        if expected is not None and expected[0] <= frame < c.next_beat and expected[0] != self._delivered_beat:
+            c.next_beat, c.next_beat_in_bar = expected
+            self._delivered_beat = expected[0]
+            return
+        if c.next_beat <= frame + self.sample_rate / self.frame_rate / 2:
+            self._delivered_beat = c.next_beat
+        self._expected_beat = (c.next_beat, c.next_beat_in_bar)
+
     # -- drivers -----------------------------------------------------------------------------
     def start(self) -> None:
         if self.start_outputs:
@@ -262,19 +291,27 @@ class EngineCore:
         period = 1.0 / self.frame_rate
         next_show = self.clock()
         clock = self.source.clock
+        beat_due = float("inf")
         while not should_stop():
             self.pump_audio()
             now = self.clock()
-            if self.low_latency_flash and self.bus.onset_pending and clock.ready:
+            if self.low_latency_flash and clock.ready and (self.bus.onset_pending or now >= beat_due):
+                # An onset arrived, or a predicted beat is due: render a frame now and send it
+                # on every output at once instead of at their next cadence slot.
                 self.show_frame(int(clock.time_to_frame(now)), stamp=now)
                 self.scheduler.kick(now)
-                self.flash_frames += 1
+                if now >= beat_due:
+                    self.beat_frames += 1
+                else:
+                    self.flash_frames += 1
+                beat_due = self._beat_due(clock)
             elif now >= next_show:
                 if clock.ready:
                     frame = int(clock.time_to_frame(now))
                 else:
                     frame = self.analysed_to
                 self.show_frame(frame, stamp=now)
+                beat_due = self._beat_due(clock)
                 next_show += period
                 if now - next_show > period:  # fell behind: skip, don't burst
                     missed = int((now - next_show) / period)
@@ -282,9 +319,17 @@ class EngineCore:
                     next_show += missed * period
             if self.source.finished:
                 break
-            delay = next_show - self.clock()
+            delay = min(next_show, beat_due) - self.clock()
             if delay > 0:
                 time.sleep(min(delay, idle_sleep))
+
+    def _beat_due(self, clock: Any) -> float:
+        """Wall time at which the next predicted beat must be rendered (its audio time minus
+        the show's latency lead), or +inf when the clock predicts none."""
+        nb = self.next_beat_frame
+        if nb is None or not clock.ready:
+            return float("inf")
+        return clock.frame_to_time(nb) - self.runtime.domains[0].lead
 
     def run_fixed(self, *, until_frame: int | None = None, tick_outputs: bool = False) -> None:
         """Step through the source with show frames on a fixed grid, as fast as possible.

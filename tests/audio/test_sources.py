@@ -156,3 +156,19 @@ def test_main_job_plays_demo_clip_when_no_sound_card():
     assert r.returncode == 0, r.stderr
     assert "demo clip" in r.stderr or "input '" in r.stderr
     assert "0 frames lost" in r.stderr
+
+
+def test_sample_clock_refits_after_a_jump():
+    """An xrun loses samples before the callback: the frame→time line jumps; the clock follows."""
+    clock = SampleClock(48000)
+    frames = np.arange(0, 400 * 128, 128, dtype=float)
+    t = 10.0 + frames / 48000
+    t[200:] += 0.0267  # ten periods lost upstream
+    meta = np.zeros((len(frames), 5))
+    meta[:, META_FRAME] = frames
+    meta[:, META_FRAMES] = 128
+    meta[:, META_ADC_TIME] = t
+    clock.update(meta[:100])
+    clock.update(meta[100:300])
+    assert clock.discontinuities == 1
+    assert abs(clock.frame_to_time(frames[299]) - t[299]) < 50e-6
