@@ -327,3 +327,10 @@ def test_render_allocates_nothing_that_grows_with_the_rig() -> None:
         assert r.n_units > 9000
     # doubling the rig (9,200 -> 18,400 light units) leaves the peak where it was
     assert peaks[1] < 1.1 * peaks[0] + 4096, peaks
+
+
+def test_an_empty_patch_renders_nothing() -> None:
+    patch, r = rig()
+    f = r.new_frame()
+    r.render(r.new_attributes(), f)
+    assert f.data.shape == (0, 512)
