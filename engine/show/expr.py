@@ -224,7 +224,7 @@ class _Parser:
         if self.peek()[1] != ")":
             while True:
                 kind, tok, kcol = self.peek()
-                nxt = self.tokens[self.i + 1]
+                nxt = self.tokens[self.i + 1] if self.i + 1 < len(self.tokens) else ("end", "", len(self.text))
                 if kind == "name" and nxt[0] == "op" and nxt[1] == "=":
                     self.take()
                     self.take()

@@ -105,6 +105,7 @@ def test_constants_are_folded():
         ("levl + 1", "unknown name 'levl' (did you mean 'level'?)", 0),
         ("sinn(1)", "unknown function 'sinn' (did you mean 'sin'?)", 0),
         ("1 +", "expression ends too early", 3),
+        ("sine(", "expression ends too early", 5),  # found by the fuzzer: used to raise IndexError
         ("(1 + 2", "expected ')', found the end of the expression", 6),
         ("1 2", "unexpected '2' after a complete expression", 2),
         ("level && 1", "unexpected character '&' in expression (write 'and' / 'or' / 'not')", 6),

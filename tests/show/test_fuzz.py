@@ -100,3 +100,20 @@ def test_mutated_examples(tmp_path_factory, which, data):
         (folder / "rigs").mkdir(exist_ok=True)
         (folder / "rigs" / rig.name).write_text(rig.read_text())
     check_text(folder, "\n".join(lines) + "\n")
+
+
+@FUZZ
+@given(parts=st.lists(st.sampled_from(list("abelnopstv._ 0123456789+-*/%^<>=!(),'\"&|") + [
+    "level", "beat", " and ", " or ", "not ", "sine(", "max(", "lfo(", "clamp(", "pos", "i", "**", "spread="]), max_size=30))
+def test_expression_parser_never_crashes(parts):
+    text = "".join(parts)
+    from engine.show.expr import ExprError, Scope, compile_expr
+
+    try:
+        c = compile_expr(text, Scope({"level", "beat"}, fixture_vars=True))
+    except ExprError as exc:
+        assert 0 <= exc.column <= len(text)
+        return
+    from engine.show.expr import Env
+
+    c(Env())  # a compiled expression evaluates (numbers or NaN), never raises
