@@ -4,8 +4,11 @@
 or more :class:`~engine.analysis.notes.NoteTranscriber` (the mix, or the bass and "other"
 stems when separation runs) and publishes, in input-stream frames:
 
-* ``pitch_class`` for every note-on: ``value`` = pitch class 0..11 (C = 0), ``data`` =
-  ``{"pitch_class", "name", "velocity", "pitch", "stem"}`` — for hue-from-pitch-class palettes;
+* ``pitch_class.<X>`` for every note-on, ``X`` one of :data:`PITCH_CLASS_IDS` (``C``, ``Cs``,
+  ``D`` ... ``B``: identifier-safe, so a show can say ``when: pitch_class.E``): ``value`` =
+  pitch class 0..11 (C = 0), ``data`` = ``{"pitch_class", "name", "velocity", "pitch",
+  "stem"}`` — for hue-from-pitch-class palettes. (The bare name ``pitch_class`` is the show's
+  value derived from ``note_on``; these events do not reuse it.)
 * ``chroma`` every ``chroma_interval`` seconds: ``value`` = total weight, ``data["values"]`` =
   12 weights normalised to a maximum of 1 (all 0 in silence). Each sounding note weighs its
   velocity times an envelope that halves towards a floor over ``note_decay`` seconds and dies
@@ -35,6 +38,9 @@ import numpy as np
 from engine.analysis.notes import PITCH_CLASS_NAMES, NoteModelError, NoteTranscriber
 from engine.audio.block import AudioBlock
 from engine.features import FeatureEvent
+
+PITCH_CLASS_IDS = ("C", "Cs", "D", "Ds", "E", "F", "Fs", "G", "Gs", "A", "As", "B")
+"""Pitch-class names usable inside feature names (``s`` for sharp)."""
 
 # Chord templates: intervals above the root. Order matters for ties: simpler chords first.
 CHORD_QUALITIES: dict[str, tuple[int, ...]] = {
@@ -264,7 +270,7 @@ class HarmonyTracker:
                 pc = pitch % 12
                 out.append(
                     FeatureEvent(
-                        "pitch_class",
+                        f"pitch_class.{PITCH_CLASS_IDS[pc]}",
                         ev.time,
                         ev.detected_at,
                         float(pc),

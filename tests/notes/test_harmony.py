@@ -110,8 +110,11 @@ def test_pitch_class_events_and_chroma() -> None:
     on = [FeatureEvent("note_on", 100, 200, 0.8, {"pitch": 61, "velocity": 0.8, "stem": "bass"}),
           FeatureEvent("note_on", 100, 200, 0.4, {"pitch": 68, "velocity": 0.4, "stem": "bass"})]
     out = tracker.update(on, 200)
-    pcs = [e for e in out if e.name == "pitch_class"]
-    assert [(e.value, e.data["name"], e.time, e.data["stem"]) for e in pcs] == [(1.0, "C#", 100, "bass"), (8.0, "G#", 100, "bass")]
+    pcs = [e for e in out if e.name.startswith("pitch_class")]
+    assert [(e.name, e.value, e.data["name"], e.time, e.data["stem"]) for e in pcs] == [
+        ("pitch_class.Cs", 1.0, "C#", 100, "bass"),
+        ("pitch_class.Gs", 8.0, "G#", 100, "bass"),
+    ]
     chroma = next(e for e in out if e.name == "chroma").data["values"]
     assert chroma[1] == 1.0 and chroma[8] == pytest.approx(0.5, abs=1e-3) and sum(chroma) == pytest.approx(1.5, abs=1e-3)
     off = [FeatureEvent("note_off", 1000, 1100, 0.8, {"pitch": p, "velocity": 0.8, "stem": "bass"}) for p in (61, 68)]
