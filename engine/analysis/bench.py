@@ -135,6 +135,18 @@ def midi_beats(path: Path, seconds: float) -> tuple[np.ndarray, np.ndarray]:
     return np.array(beats), np.array(downs)
 
 
+def last_note(path: Path) -> float:
+    """Seconds at which the last note of a MIDI file ends (beats after it are not in the audio)."""
+    import mido
+
+    t, last = 0.0, 0.0
+    for msg in mido.MidiFile(str(path)):  # iteration yields delta times in seconds
+        t += msg.time
+        if msg.type in ("note_on", "note_off"):
+            last = t
+    return last
+
+
 def midi_items(root: Path, cache: Path, seconds: float, limit: int) -> list[Item]:
     """FluidSynth renders (first ``seconds``) of the multi-instrument MIDI files, cached."""
     import soundfile as sf
@@ -157,7 +169,7 @@ def midi_items(root: Path, cache: Path, seconds: float, limit: int) -> list[Item
             x, sr = sf.read(str(wav), dtype="float32")
             sf.write(str(cut), x[: int(seconds * sr)], sr)
             wav.unlink()
-        beats, downs = midi_beats(f, seconds - 0.5)
+        beats, downs = midi_beats(f, min(seconds, last_note(f)) - 0.5)
         items.append(Item(f"midi:{f.stem}", cut, beats, downs, kind="midi"))
     return items
 

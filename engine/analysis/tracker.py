@@ -197,7 +197,8 @@ class BeatTracker:
         events: list[FeatureEvent] = []
         self._index = index
         self._act[index % len(self._act)] = beat + downbeat
-        self._mean_act += (beat + downbeat - self._mean_act) / (2.0 * self.opt.fps)
+        # mean of everything so far for the first 2 s, then an exponential average
+        self._mean_act += (beat + downbeat - self._mean_act) / min(index + 1, 2.0 * self.opt.fps)
         s, t, p = self._forward(beat, downbeat)
         interval = int(self.intervals[t])
         meter = int(self.slot_meter[s])
@@ -273,8 +274,9 @@ class BeatTracker:
         self._last_recorded = int(round(t))
         if self.mode == MANUAL:
             return
-        if contrast < self.opt.weak_beat and self._acquired:
-            # no evidence (breakdown, silence): hold tempo and phase rather than follow the HMM's drift
+        if contrast < self.opt.weak_beat:
+            # no evidence (breakdown, silence): hold tempo and phase rather than follow the HMM's
+            # drift; before the first lock such a beat counts for nothing
             return
         if self._acquired and self.period and self.anchor is not None:
             n = round((t - self.anchor) / self.period)
@@ -297,7 +299,8 @@ class BeatTracker:
         if len(self._candidate) >= needed or not self._acquired:
             self._run = list(self._candidate[-8:])
             self._fit(interval, k, meter)
-            self._acquired = self._acquired or len(self._run) >= 3
+            # first lock: three consistent beats, or two when the HMM is already sure of them
+            self._acquired = self._acquired or len(self._run) >= 3 or (len(self._run) >= 2 and self._conc >= 0.7)
 
     def _fit(self, interval: int, k: int, meter: int) -> None:
         """Period and phase of the beat clock from the beats in ``_run`` (a line through them)."""
