@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from engine.audio.devices import AudioDeviceError, InputDevice, _sd, check_input_settings, find_input_device
 from engine.audio.errors import AudioError
-from engine.audio.ring import FLAG_INPUT_OVERFLOW, FLAG_INPUT_UNDERFLOW
+from engine.audio.ring import FLAG_INPUT_OVERFLOW, FLAG_INPUT_UNDERFLOW, RingBuffer
 from engine.audio.source import AudioSource
 
 SUPPORTED_RATES = (44100, 48000)
+MAX_CALLBACK_FRAMES = 16384
 MIN_BLOCK = 64
 
 
@@ -19,6 +22,11 @@ class AudioInput(AudioSource):
     ``device``: index, name or unique part of a name (None = default input).
     ``channels``: 0-based device channels mixed to mono (default: the first two, or one).
     ``block_size``: frames per callback (64 or more; 0 lets the host API choose).
+    ``ring``: write into this (mono) ring instead of a new one — e.g. a shared ring created by
+    the process that supervises this input (:mod:`engine.audio.process`).
+
+    The callback mixes the selected channels to mono into a preallocated buffer, so the ring
+    always holds one channel whatever the device has.
     """
 
     def __init__(
@@ -30,6 +38,7 @@ class AudioInput(AudioSource):
         capacity_seconds: float = 4.0,
         latency: str | float = "low",
         shared: bool = False,
+        ring: RingBuffer | None = None,
     ) -> None:
         if sample_rate not in SUPPORTED_RATES:
             raise AudioError(f"sample rate {sample_rate} Hz not supported; use 44100 or 48000")
@@ -47,13 +56,24 @@ class AudioInput(AudioSource):
                 f"channel {max(channels) + 1} (1-based) was selected"
             )
         check_input_settings(self.device, sample_rate, open_channels)
-        super().__init__(sample_rate, open_channels, channels, capacity_seconds, shared=shared)
+        if ring is not None and ring.layout.channels != 1:
+            raise ValueError("AudioInput writes a mono ring")
+        super().__init__(sample_rate, 1, None, capacity_seconds, shared=shared, ring=ring)
+        self.open_channels = open_channels
         self.block_size = block_size
         self.latency = latency
         self._stream = None
-        self._write = self.ring.write
+        self._setup_callback(self.ring, channels)
+
+    def _setup_callback(self, ring: RingBuffer, channels: list[int]) -> None:
+        """Everything the callback touches, allocated once."""
+        self._write = ring.write
         self._monotonic = time.monotonic
-        self.callback_errors = 0
+        self._first = channels[0]
+        self._rest = tuple(channels[1:])
+        self._scale = np.float32(1.0 / len(channels))
+        self._mix = np.zeros((MAX_CALLBACK_FRAMES, 1), dtype=np.float32)
+        self._mix_col = self._mix[:, 0]
 
     def _callback(self, indata, frames, time_info, status) -> None:  # noqa: ANN001 - PortAudio's signature
         """Realtime: copy the block into the ring with its ADC time and status flags; nothing else.
@@ -71,7 +91,16 @@ class AudioInput(AudioSource):
                 flags |= FLAG_INPUT_OVERFLOW
             if status.input_underflow:
                 flags |= FLAG_INPUT_UNDERFLOW
-        self._write(indata, adc_mono, now, flags)
+        if frames > MAX_CALLBACK_FRAMES:  # never seen in practice; keep the newest frames
+            indata = indata[frames - MAX_CALLBACK_FRAMES :]
+            frames = MAX_CALLBACK_FRAMES
+        col = self._mix_col[:frames]
+        np.copyto(col, indata[:, self._first])
+        if self._rest:
+            for c in self._rest:
+                np.add(col, indata[:, c], out=col)
+            np.multiply(col, self._scale, out=col)
+        self._write(self._mix[:frames], adc_mono, now, flags)
 
     def start(self) -> None:
         sd = _sd()
@@ -82,7 +111,7 @@ class AudioInput(AudioSource):
                 device=self.device.index,
                 samplerate=self.sample_rate,
                 blocksize=self.block_size,
-                channels=self.ring.layout.channels,
+                channels=self.open_channels,
                 dtype="float32",
                 latency=self.latency,
                 callback=self._callback,

@@ -172,9 +172,8 @@ def test_writer_and_callback_allocate_nothing_that_lives():
     from engine.audio.stream import AudioInput
 
     cb = AudioInput.__new__(AudioInput)  # the callback alone, without opening a device
-    cb.ring = RingBuffer(RingLayout(capacity=4096, channels=2))
-    cb._write = cb.ring.write
-    cb._monotonic = time.monotonic
+    cb.ring = RingBuffer(RingLayout(capacity=4096, channels=1))
+    cb._setup_callback(cb.ring, [0, 1])  # two channels mixed to mono
     block = np.ones((128, 2), np.float32)
     info = SimpleNamespace(inputBufferAdcTime=10.0, currentTime=10.004)
     no_flags = 0  # sounddevice passes a CallbackFlags that is falsy when nothing happened
@@ -189,6 +188,10 @@ def test_writer_and_callback_allocate_nothing_that_lives():
     assert after - before < 256, f"{after - before} bytes still allocated after 20,000 callbacks"
     assert peak - before < 4096, f"transient allocations peaked at {peak - before} bytes"
     assert cb.ring.counters()["blocks"] == 20_100
+    out = np.zeros((128, 1), np.float32)
+    cb.ring.skip_to_newest(keep=128)
+    cb.ring.read(out)
+    np.testing.assert_array_equal(out[:, 0], 1.0)  # (1 + 1) / 2
 
 
 def test_reader_view_reads_independently_and_never_holds_back_the_writer():
