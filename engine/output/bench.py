@@ -14,7 +14,9 @@ For each universe count (default 16, 64, 256) and each sender, in one run:
 
 The ratio columns divide the package's figures by beamsync's: sender-thread CPU, sender + show
 CPU, and CPU per packet delivered (the fair one when the package falls below the frame rate and
-so does less work). ``--fifo PRIO`` adds a beamsync run with SCHED_FIFO sender threads. This is
+so does less work). ``--fifo PRIO`` adds a beamsync run with SCHED_FIFO sender threads;
+``--audio`` runs a real audio callback (JACK dummy driver, 128 frames at 48 kHz) in the same
+process and reports its interval std/p99/max under each sender (and idle, first). This is
 a measurement, not a test: nothing passes or fails.
 """
 

@@ -1,13 +1,15 @@
 """sACN (ANSI E1.31-2018): packet encoders and the sender.
 
 Why our own sender and not the ``sacn`` package's ``sACNsender``: measured in one run by
-``beamsync bench output`` (2-core machine under load, 44 Hz, every universe changing every
-frame, 30 s each), CPU per packet delivered, sender + show thread: 16 universes 33 us vs
-89 us (2.7x), 64 universes 11.5 us vs 89 us (7.7x), 256 universes 6.7 us vs 69 us (10.3x).
-The package's cost sits mostly in the ``dmx_data`` setter a show must call per universe per
-frame (23.5% of a core at 256 universes, vs 0.7% for publishing a frame here), and its loop
-(``sleep(1/fps - work)``) fell to 27 fps at 64 and 17 fps at 256 universes, while this sender
-kept 44.0 fps at 6.8% of a core. Here the packets live in one preallocated numpy array
+``beamsync bench output --fifo 10 --audio`` (2-core machine under load, 44 Hz, every universe
+changing every frame, 30 s each), CPU per packet delivered, sender + show thread: 16 universes
+29 us vs 82 us (2.8x), 64 universes 12 us vs 88 us (7.3x), 256 universes 7.4 us vs 81 us
+(11x). Most of the package's cost sits in the ``dmx_data`` setter a show must call per
+universe per frame (25.5% of a core at 256 universes, vs 0.7% for publishing a frame here), and
+its loop (``sleep(1/fps - work)``) fell to 33 fps at 64 and 15 fps at 256 universes, while this
+sender kept 44.0 fps at 7.7% of a core. A 128-frame audio callback in the same process had an
+interval std of 0.05 ms idle, 0.31 ms (0.23 ms with SCHED_FIFO senders) beside this sender at
+64 universes, and 4.4 ms beside the package. Here the packets live in one preallocated numpy array
 (headers written once; per frame only slot data and sequence numbers change) and go out on a
 plain non-blocking UDP socket. The package also cannot be driven by an injected clock (it runs
 its own thread), always multicasts its sync packet, and binds port 5568 with SO_REUSEADDR,
