@@ -178,6 +178,10 @@ class StructureAnalyser:
         self._down_phase = 0
         self._phase_score = np.zeros(8)
         self._flywheel = 0
+        self._trusted: deque[int] = deque(maxlen=32)
+        self._fit_period: float | None = None
+        self._disagree: deque[float] = deque(maxlen=8)
+        self._last_tick_exact: float | None = None
         self._bpm_hist: deque[float] = deque(maxlen=8)
         self._seg = np.zeros(0)
         self._seg_n = 0
@@ -195,6 +199,7 @@ class StructureAnalyser:
         self._build_start_bar: int | None = None
         self._build_time: int | None = None
         self._expected_drop_bar = 0
+        self._last_build_bar = -100
         self._cand_absent = 0
         self._cand_low = -200.0
         self._low_s = -200.0
@@ -270,9 +275,12 @@ class StructureAnalyser:
         low_s = _db(self._low_ema.update(low_p))
         self._high_ema.update(high_p)
         if self._music:
-            self._mix_ref = mix_s if self._mix_ref is None else max(mix_s, self._mix_ref - self._release)
-            self._peak_ref = mix_inst if self._peak_ref is None else max(mix_inst, self._peak_ref - self._release)
-            self._low_ref = low_s if self._low_ref is None else max(low_s, self._low_ref - self._release)
+            # The references forget slowly, except in a breakdown or build-up: the drop is
+            # measured against the loudness before it.
+            rel = 0.0 if (self._breakdown or self._build_start_bar is not None) else self._release
+            self._mix_ref = mix_s if self._mix_ref is None else max(mix_s, self._mix_ref - rel)
+            self._peak_ref = mix_inst if self._peak_ref is None else max(mix_inst, self._peak_ref - rel)
+            self._low_ref = low_s if self._low_ref is None else max(low_s, self._low_ref - rel)
         ref = self._mix_ref if self._mix_ref is not None else mix_s
         self.energy = min(1.0, max(0.0, 1.0 + (mix_s - ref) / o.energy_range_db)) if self._music else 0.0
         e1, e4, e16 = self._e1.update(self.energy), self._e4.update(self.energy), self._e16.update(self.energy)
@@ -367,34 +375,93 @@ class StructureAnalyser:
             out.append(self._section("drop", t, now, conf, on_grid=on_grid))
             self._make_downbeat(t)
             self._anchor_at(t, now, out)
+            self._last_build_bar = -100
         self._end_build(now, out)
         self._breakdown = False
         self._candidate = None
         self._last_low_hit = now
 
     # ------------------------------------------------------------------ beat grid
+    def _holding(self, now: int) -> bool:
+        """Hold the beat grid (ignore the tracker) while the low end is away.
+
+        Without kick and bass the tracker follows pads, rolls and risers and drifts off the
+        grid (measured on the generated breakdowns: a fifth of its beats within 50 ms); the
+        drums' grid, extrapolated with the tempo fitted over the last beats, stays on it.
+        """
+        if self._fit_period is None or self._last_tick is None or self._last_low_hit is None or not self._music:
+            return False
+        return now - self._last_low_hit > 1.5 * self._fit_period
+
     def _grid(self, now: int, out: list[FeatureEvent]) -> None:
+        hold = self._holding(now)
         while self._pending and self._pending[0].detected_at <= now:
             e = self._pending.popleft()
+            if hold:
+                continue
             bpm = float(e.data.get("bpm", 0.0))
-            if bpm > 0:
-                self._period = 60.0 * self.sr / bpm
-                self._bpm_hist.append(bpm)
             bpb = int(e.data.get("beats_per_bar", 4))
-            self._meter = bpb if bpb in (2, 3, 4, 6) else 4
             ref = self._last_tick if not self._upcoming else self._upcoming[-1][0]
-            if ref is not None and self._period and e.time < ref + 0.5 * self._period:
-                continue  # the same beat again (or one already passed by the flywheel)
+            own = self._fit_period or self._period
+            if ref is not None and own:
+                if e.time < ref + 0.5 * own:
+                    continue  # the same beat again (or one already passed by the flywheel)
+                k = (e.time - ref) / own
+                if abs(k - round(k)) <= 0.1:
+                    self._disagree.clear()
+                else:
+                    # off our grid (the tracker re-locking after a breakdown): keep the grid
+                    # unless the tracker holds a steady tempo of its own for 8 beats (a tempo
+                    # change, a new track); then follow it
+                    self._disagree.append(bpm)
+                    d = self._disagree
+                    if len(d) < d.maxlen or max(d) - min(d) > 0.02 * max(d):
+                        continue
+                    d.clear()
+                    self._trusted.clear()
+                    self._fit_period = None
+            if bpm > 0:
+                p = 60.0 * self.sr / bpm
+                if own is None or abs(p / own - 1.0) < 0.03 or self._fit_period is None:
+                    self._period = p
+                self._bpm_hist.append(bpm)
+            self._meter = bpb if bpb in (2, 3, 4, 6) else 4
             self._upcoming.append((int(e.time), int(e.data.get("position", 0))))
+        if hold:
+            self._upcoming.clear()
         while self._upcoming and self._upcoming[0][0] <= now:
             t, pos = self._upcoming.pop(0)
             self._flywheel = 0
+            self._trusted.append(t)
+            self._fit()
             self._tick(t, pos, now, out)
-        if (not self._upcoming and self._period and self._last_tick is not None
-                and now >= self._last_tick + self._period + 0.03 * self.sr
-                and self._flywheel < self.opt.flywheel_bars * self._meter):
-            self._flywheel += 1
-            self._tick(int(round(self._last_tick + self._period)), 0, now, out)
+        period = self._fit_period or self._period
+        if period and self._last_tick is not None and not self._upcoming:
+            grace = 0.0 if hold else 0.03 * self.sr
+            nxt = self._last_tick + period
+            if now >= nxt + grace and self._flywheel < self.opt.flywheel_bars * self._meter:
+                self._flywheel += 1
+                self._tick(int(round(nxt)), 0, now, out)
+                self._last_tick_exact = nxt
+
+    def _fit(self) -> None:
+        """Beat period from a line through the recent tracker beats (robust to skipped beats).
+
+        The tracker's own tempo figure can differ from the spacing of the beats it fires by a
+        few percent; the flywheel needs the spacing.
+        """
+        tr = self._trusted
+        if len(tr) < 4:
+            self._fit_period = None
+            return
+        t = np.asarray(tr, dtype=np.float64)
+        d = np.diff(t)
+        p0 = float(np.median(d))
+        if p0 <= 0:
+            return
+        k = np.concatenate([[0.0], np.cumsum(np.maximum(1.0, np.round(d / p0)))])
+        slope = float(np.polyfit(k, t, 1)[0])
+        self._fit_period = float(np.clip(slope, 0.95 * p0, 1.05 * p0))
 
     def _tick(self, t: int, tracker_pos: int, now: int, out: list[FeatureEvent]) -> None:
         self._last_tick = t
@@ -522,7 +589,8 @@ class StructureAnalyser:
             b = bars[-1]
             if b.index >= self._expected_drop_bar + 1:  # the drop did not come
                 self._end_build(now, out)
-        elif len(bars) >= 3 and self._music and not self._silence_reported_recently():
+        elif (len(bars) >= 3 and self._music and not self._silence_reported_recently()
+              and self._bar_count - self._last_build_bar >= self.opt.phrase_bars):
             h = [b.high_db for b in list(bars)[-4:]]
             r1, r2 = h[-1] - h[-2], h[-2] - h[-3]
             if r1 >= o.build_step_db and r2 >= o.build_step_db and h[-1] - h[-3] >= o.build_rise_db:
@@ -533,6 +601,7 @@ class StructureAnalyser:
                     k -= 1
                 start_bar = window[k]
                 self._build_start_bar = start_bar.index
+                self._last_build_bar = self._bar_count
                 self._build_time = start_bar.start
                 p = o.phrase_bars
                 anchor = self._anchor_bar if self._anchor_bar is not None else start_bar.index
