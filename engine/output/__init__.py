@@ -7,6 +7,8 @@ The pieces, from the show outwards:
 * :mod:`engine.output.config`: the ``outputs:`` section of a show (:func:`parse_outputs`).
 * :mod:`engine.output.registry`: output type name -> sender class (:func:`create_senders`).
 * :mod:`engine.output.scheduler`: :class:`OutputScheduler`, every output on its own cadence.
+* :mod:`engine.output.runtime`: :class:`Outputs`, all of the above for one show
+  (``publish(frame)``, ``post(event)``, ``start()``/``stop()``, ``snapshot()``).
 * Encoders and senders: :mod:`~engine.output.sacn`, :mod:`~engine.output.artnet`,
   :mod:`~engine.output.osc`, :mod:`~engine.output.dmxusb`.
 
