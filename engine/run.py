@@ -41,12 +41,13 @@ def open_source(args: argparse.Namespace, *, shared: bool = False):
     if args.audio:
         src = FileSource(args.audio, args.rate, block_size=args.block_size, loop=args.loop, shared=shared)
         return src, f"file {args.audio}"
-    from engine.audio.devices import list_input_devices
-    from engine.audio.stream import AudioInput
+    from engine.audio.process import AudioProcess, probe_input_devices
 
-    if args.input is not None or list_input_devices():
-        src = AudioInput(args.input, args.rate or 48000, args.block_size, _parse_channels(args.channels), shared=shared)
-        return src, f"input '{src.device.name}' [{src.device.hostapi}]"
+    if args.input is not None or probe_input_devices():
+        # Live input runs in its own supervised process (see engine/audio/process.py).
+        src = AudioProcess(args.input, args.rate or 48000, args.block_size, _parse_channels(args.channels))
+        src.start()
+        return src, f"input {src.device_name}"
     from engine.audio.demo import demo_clip
 
     clip = demo_clip(args.rate or 48000)
@@ -85,6 +86,13 @@ def _run(args: argparse.Namespace) -> int:
     try:
         engine.start()
         started = time.monotonic()
+        if not args.headless:  # [issue 8, engine/ui] the monitor window runs the show when a display exists
+            from engine.ui.app import run_window, window_available
+
+            ok, why = window_available()
+            if ok:
+                return run_window(engine, source, args, label=what)
+            print(f"beamsync: no window ({why}); running headless", file=sys.stderr)
         next_report = started + 1.0
         done_sent = False
         while engine.alive:
@@ -136,7 +144,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("show", nargs="?", help="show file (the bundled demo show when omitted)")
     add_audio_arguments(p)
     p.add_argument("--duration", type=float, help="stop after this many seconds")
-    p.add_argument("--headless", action="store_true", help="no window (the default until the UI lands)")
+    p.add_argument("--headless", action="store_true", help="no window: status lines in the terminal")
     p.add_argument("--engine", choices=["process", "thread"], default="process",
                    help="run analysis and show in a separate process (default, see docs/architecture.md) or a thread")
     p.set_defaults(func=_run)
