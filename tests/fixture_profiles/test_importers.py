@@ -408,3 +408,36 @@ def test_ofl_shared_channels_take_the_driven_attribute(tmp_path: Path) -> None:
     a.color[0] = [1, 0, 0]
     rend.render(a, f)
     assert f.universe(1)[:3].tolist() == [127, 23, 0]  # dimmer part only; Red slot middle; Hue default
+
+
+def test_qlcplus_fine_channels_pair_by_name_when_listed_later(tmp_path: Path) -> None:
+    f = tmp_path / "mover.qxf"
+    f.write_text("""<?xml version="1.0"?><!DOCTYPE FixtureDefinition>
+<FixtureDefinition xmlns="http://www.qlcplus.org/FixtureDefinition">
+ <Manufacturer>Acme</Manufacturer><Model>Mover</Model><Type>Moving Head</Type>
+ <Channel Name="Pan" Preset="PositionPan"/><Channel Name="Tilt" Preset="PositionTilt"/>
+ <Channel Name="Pan Fine" Preset="PositionPanFine"/><Channel Name="Tilt Fine" Preset="PositionTiltFine"/>
+ <Channel Name="Orphan fine"><Group Byte="1">Effect</Group></Channel>
+ <Mode Name="m"><Channel Number="0">Pan</Channel><Channel Number="1">Tilt</Channel>
+  <Channel Number="2">Pan Fine</Channel><Channel Number="3">Tilt Fine</Channel><Channel Number="4">Orphan fine</Channel></Mode>
+</FixtureDefinition>""")
+    r = import_file(f)
+    m = r.profile.mode("m")
+    assert m.find("pan")[0].offsets == (0, 2) and m.find("tilt")[0].offsets == (1, 3)
+    assert m.slots[4].channel == "Orphan fine"  # no partner: kept as an 8-bit channel, reported
+    assert any("fine channel 'Orphan fine' has no matching coarse channel" in n for n in r.notes)
+
+
+def test_ofl_16bit_capability_ranges_are_reduced_to_8bit(tmp_path: Path) -> None:
+    doc = {
+        "name": "Fine", "categories": ["Dimmer"],
+        "availableChannels": {"Dimmer": {"fineChannelAliases": ["Dimmer fine"], "dmxValueResolution": "16bit",
+                                         "defaultValue": 32768, "capabilities": [
+            {"dmxRange": [0, 255], "type": "NoFunction"},
+            {"dmxRange": [256, 65535], "type": "Intensity"}]}},
+        "modes": [{"name": "16bit", "channels": ["Dimmer", "Dimmer fine"]}],
+    }
+    r = import_file(_write_ofl(tmp_path, "acme", "fine", doc))
+    ch = r.profile.channels["Dimmer"]
+    assert [(c.type, c.dmx) for c in ch.capabilities] == [("nothing", (0, 0)), ("intensity", (1, 255))]
+    assert ch.default == 128 and ch.default_value(2) == 32768

@@ -334,3 +334,16 @@ def test_an_empty_patch_renders_nothing() -> None:
     f = r.new_frame()
     r.render(r.new_attributes(), f)
     assert f.data.shape == (0, 512)
+
+
+def test_24bit_channel_splits_into_three_bytes() -> None:
+    from engine.fixtures.profile import ProfileLibrary, profile_from_data
+
+    lib = ProfileLibrary()
+    lib.add(profile_from_data({"name": "d24", "channels": {"d": {"attribute": "intensity", "fine": ["d fine", "d ultra"]}},
+                               "modes": [{"name": "m", "channels": ["d", "d fine", "d ultra"]}]}, "d24"))
+    patch, r = rig({"name": "d", "profile": "d24", "address": 1, "count": 3}, library=lib)
+    a, f = r.new_attributes(), r.new_frame()
+    a.intensity[:] = [1.0, 0.5, 1000 / 16777215]
+    r.render(a, f)
+    assert slots(f, 1, 1, 9) == [255, 255, 255, 128, 0, 0, 0, 3, 232]
