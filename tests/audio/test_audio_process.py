@@ -1,0 +1,103 @@
+"""Live input in its supervised process: lost device (JACK server stopped) → outputs keep going,
+the input comes back by itself when the server returns."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+import numpy as np
+import pytest
+
+from engine.audio.errors import AudioError
+from engine.audio.jackserver import JackDummyServer
+from engine.audio.process import AudioProcess
+
+
+def _wait(cond, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def own_jack():
+    """A private JACK server that this test may stop and restart (PortAudio never touches it
+    from the test process: only the audio child process does)."""
+    try:
+        server = JackDummyServer()
+    except AudioError as exc:
+        pytest.skip(f"no JACK dummy server: {exc}")
+    old = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
+    os.environ.update(JACK_DEFAULT_SERVER=server.name, JACK_NO_START_SERVER="1")
+    holder = {"server": server}
+    try:
+        yield holder
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        holder["server"].stop()
+
+
+def test_input_survives_server_loss_outputs_keep_sending_and_input_resumes(own_jack, tmp_path):
+    from engine.live.engine import LiveEngine
+
+    rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rx.bind(("127.0.0.1", 0))
+    rx.settimeout(0.05)
+    port = rx.getsockname()[1]
+    show = tmp_path / "s.yaml"
+    show.write_text(
+        "outputs: [{type: sacn, name: t, universes: [1], destinations: [127.0.0.1], port: %d, rate: 44}]\n"
+        "fixtures: [{name: d, profile: generic-dimmer, universe: 1, address: 1}]\n"
+        "groups: {all: [d]}\nlooks: {on: [{group: all, intensity: 0.5}]}\nlayers: [{name: base, look: on}]\n" % port
+    )
+    src = AudioProcess(None, 48000, 128, [0], max_backoff=1.0)
+    engine = LiveEngine(show, src)
+
+    def packets(seconds: float) -> int:
+        n, end = 0, time.monotonic() + seconds
+        while time.monotonic() < end:
+            try:
+                rx.recv(2048)
+                n += 1
+            except socket.timeout:
+                pass
+        return n
+
+    try:
+        engine.start()
+        assert _wait(lambda: src.ring.write_position > 24000, 10), "no audio from the JACK input"
+        own_jack["server"].stop()  # the device disappears
+        assert _wait(lambda: src.state == "lost", 10), src.state
+        at_loss = src.ring.write_position
+        # The show keeps rendering and the output keeps its stream alive (a static look is sent
+        # on change plus the E1.31 keep-alive, about one packet a second).
+        assert packets(1.5) >= 1, "outputs stopped while the input was lost"
+        assert engine.status["show_fps"] > 50
+        assert src.ring.write_position == at_loss
+        assert engine.alive
+        own_jack["server"] = JackDummyServer(name=own_jack["server"].name)  # the device returns
+        assert _wait(lambda: src.state == "running", 20), f"input did not come back: {src.events}"
+        assert _wait(lambda: src.ring.write_position > at_loss + 24000, 10), "no audio after the device returned"
+        assert src.losses == 1 and src.restarts == 1
+        assert packets(1.5) >= 1
+        assert any("lost" in e for e in src.events) and any("back" in e for e in src.events)
+    finally:
+        engine.close()
+        rx.close()
+
+
+def test_missing_device_fails_start_with_the_device_list(own_jack):
+    src = AudioProcess("no-such-input", 48000, 128)
+    with pytest.raises(AudioError) as info:
+        src.start()
+    assert "no input device matches 'no-such-input'" in str(info.value)
+    assert "system" in (info.value.hint or "")
