@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "engine.show.commands",  # check, schema
     "engine.analysis.separate_command",  # separate
     "engine.fixtures.commands",  # fixtures
+    "engine.output.commands",  # outputs
 ]
 
 
