@@ -29,6 +29,7 @@ Byte layouts (offsets in a 638-byte data packet with 512 slots)::
 
 from __future__ import annotations
 
+import logging
 import socket
 import struct
 import uuid
@@ -36,10 +37,12 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.output.base import DmxChangeTracker, OutputError, describe_os_error, make_udp_socket
+from engine.output.base import DmxChangeTracker, describe_os_error, make_udp_socket
 from engine.output.config import SACN_PORT, SacnOutputConfig
 from engine.output.frame import SLOTS, FrameBuffer
 from engine.output.stats import OutputStats
+
+log = logging.getLogger(__name__)
 
 ACN_ID = b"ASC-E1.17\x00\x00\x00"
 VECTOR_ROOT_E131_DATA = 0x00000004
@@ -156,7 +159,11 @@ def load_cid(config_dir: str | Path | None = None) -> bytes:
         tmp.write_text(str(cid) + "\n", encoding="ascii")
         tmp.replace(path)
     except OSError as exc:
-        raise OutputError(f"cannot store the sACN CID in {path}: {exc.strerror or exc}") from None
+        # A read-only home must not stop the show: fall back to a CID derived from the host
+        # name, which is still the same on every start of this machine.
+        fallback = uuid.uuid5(uuid.NAMESPACE_DNS, f"beamsync.{socket.gethostname()}")
+        log.warning("cannot store the sACN CID in %s (%s); using %s", path, exc.strerror or exc, fallback)
+        return fallback.bytes
     return cid.bytes
 
 

@@ -68,6 +68,10 @@ def test_cid_is_generated_once_and_kept(tmp_path) -> None:
     first = load_cid(tmp_path)
     assert len(first) == 16 and (tmp_path / "sacn-cid").is_file()
     assert load_cid(tmp_path) == first
+    blocked = tmp_path / "file"
+    blocked.write_text("x")  # a file where the config dir should be: cannot store
+    fallback = load_cid(blocked / "sub")
+    assert len(fallback) == 16 and fallback == load_cid(blocked / "sub")
 
 
 def publish(buf: FrameBuffer, universe: int, values) -> None:
