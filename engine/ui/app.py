@@ -15,7 +15,16 @@ import sys
 import time
 from typing import Any
 
+from engine.errors import BeamsyncError
 from engine.ui.feed import MonitorFeed
+
+
+class DeviceSwitchError(BeamsyncError):
+    """The new input could not start; the engine runs again on the previous one (``feed``)."""
+
+    def __init__(self, message: str, feed: MonitorFeed) -> None:
+        super().__init__(message)
+        self.feed = feed
 
 
 def window_available() -> tuple[bool, str]:
@@ -73,16 +82,20 @@ class EngineHost:
         show, mode = old_engine.spec.show_path, old_engine.mode
         old_engine.stop()
         old_engine.close()
+        engine = None
         try:
             engine = LiveEngine(show, source, mode=mode)
             engine.start()
-        except Exception:
-            source.close()
+        except Exception as exc:
+            if engine is not None:
+                engine.close()  # its worker may be running (the source failed after it started)
+            else:
+                source.close()
             previous = _reopen(old_source, mode == "process")
             engine = LiveEngine(show, previous, mode=mode)
             engine.start()
             self.engine, self.source = engine, previous
-            raise
+            raise DeviceSwitchError(f"{exc}; back on {self.label}", self.feed()) from exc
         self.engine, self.source, self.label = engine, source, label
         self.swaps += 1
         return self.feed()
@@ -101,13 +114,26 @@ def _reopen(source: Any, shared: bool) -> Any:
     raise TypeError(f"cannot reopen a {type(source).__name__}")
 
 
+_QUIET = ("propagateSizeHints",)  # harmless platform-plugin chatter (offscreen) on every window resize
+
+
+def _qt_message(mode: Any, context: Any, message: str) -> None:
+    if not any(q in message for q in _QUIET):
+        print(f"qt: {message}", file=sys.stderr)
+
+
 def make_app() -> Any:
     """The QApplication (created once), with the dark stage theme."""
     from PySide6.QtWidgets import QApplication
 
     from engine.ui import theme
 
-    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "beamsync"])
+    app = QApplication.instance()
+    if app is None:
+        from PySide6.QtCore import qInstallMessageHandler
+
+        qInstallMessageHandler(_qt_message)
+        app = QApplication([sys.argv[0] if sys.argv else "beamsync"])
     app.setApplicationName("beamsync")
     theme.apply(app)
     return app
@@ -144,6 +170,14 @@ def run_window(engine: Any, source: Any, args: Any, label: str = "") -> int:
         if not host.engine.alive and state["done_sent"]:
             win.quit_requested = True
             win.close()
+
+    grab = os.environ.get("BEAMSYNC_UI_GRAB")  # save a PNG of the window as it closes (bug reports, tests)
+    if grab:
+        def save_grab() -> None:
+            win.grab().save(grab)
+            print(f"beamsync: window ({app.platformName()}) saved to {grab}", file=sys.stderr)
+
+        win.closing.connect(save_grab)
 
     def on_sigint(*_: Any) -> None:
         state["interrupted"] = True

@@ -35,7 +35,7 @@ class LevelMeter(QWidget):
         self.rms = floor_db
         self.peak = floor_db
         self.clip = False
-        self.setMinimumSize(28, 120)
+        self.setMinimumSize(28, 80)
         self.setSizePolicy(QSizePolicy.Fixed, QSizePolicy.Expanding)
 
     def set_level(self, rms_db: float, peak_db: float | None = None, clip: bool = False) -> None:
@@ -109,8 +109,8 @@ class InputPanel(QWidget):
         self.spec.getPlotItem().getAxis("bottom").setTicks(
             [[(math.log10(f), t) for f, t in ((50, "50"), (100, "100"), (250, "250"), (500, "500"), (1000, "1k"),
                                              (2500, "2.5k"), (5000, "5k"), (10000, "10k"))]])
-        self.wave.setMinimumHeight(110)
-        self.spec.setMinimumHeight(110)
+        self.wave.setMinimumHeight(70)
+        self.spec.setMinimumHeight(70)
         for w in (self.wave, self.spec):
             w.setFocusPolicy(Qt.NoFocus)
         self.spec_curve = self.spec.plot(pen=pg.mkPen(theme.WARN, width=1), fillLevel=-110,
@@ -171,7 +171,7 @@ class BeatIndicator(QWidget):
         self.beats_per_bar = 4
         self.phase = 0.0
         self.beat = 0  # 1..N, 0 = none
-        self.setMinimumSize(200, 70)
+        self.setMinimumSize(160, 50)
 
     def set_position(self, phase: float, beat: int, beats_per_bar: int) -> None:
         self.phase, self.beat, self.beats_per_bar = phase, beat, max(1, beats_per_bar)
@@ -217,7 +217,7 @@ class OnsetTimeline(QWidget):
         self.seconds = 6.0
         self.history: EventHistory | None = None
         self.now = 0
-        self.setMinimumSize(240, 150)
+        self.setMinimumSize(200, 100)
 
     def set_data(self, history: EventHistory, now: int) -> None:
         self.history, self.now = history, now
@@ -282,7 +282,7 @@ class PianoRoll(QWidget):
         self.seconds = 8.0
         self.history: EventHistory | None = None
         self.now = 0
-        self.setMinimumSize(240, 100)
+        self.setMinimumSize(200, 60)
 
     def set_data(self, history: EventHistory, now: int) -> None:
         self.history, self.now = history, now
@@ -410,7 +410,7 @@ class ControlPanel(QWidget):
             b.setCheckable(checkable)
             b.setFocusPolicy(Qt.NoFocus)
             b.setToolTip(f"{tip}  [{self.SHORTCUTS[key]}]")
-            b.setMinimumHeight(44)
+            b.setMinimumHeight(36)
             self.buttons[key] = b
             return b
 
@@ -478,7 +478,7 @@ class ControlPanel(QWidget):
         for i, name in enumerate(getattr(model, "looks", {}) or {}):
             b = QPushButton(name)
             b.setFocusPolicy(Qt.NoFocus)
-            b.setMinimumHeight(40)
+            b.setMinimumHeight(34)
             key = f"  [{i + 1}]" if i < 9 else ""
             b.setToolTip(f"switch the selected layer to look '{name}'{key}")
             b.clicked.connect(lambda _=False, n=name: self.choose_look(n))

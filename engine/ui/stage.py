@@ -265,7 +265,7 @@ class StageView(QWidget):
         self.dimmer = 1.0
         self.blackout = False
         self.projection = "stage"
-        self.setMinimumSize(320, 200)
+        self.setMinimumSize(240, 160)
         self.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Expanding)
         self.setMouseTracking(True)
 
@@ -334,7 +334,7 @@ class DmxGrid(QWidget):
         self.universe = 0
         self.owner = np.full(512, -1, np.int64)
         self.names: list[str] = []
-        self.setMinimumSize(480, 200)
+        self.setMinimumSize(320, 140)
         self.setMouseTracking(True)
 
     def set_patch(self, patch: Any, universe: int) -> None:

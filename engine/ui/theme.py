@@ -48,7 +48,11 @@ QToolTip {{ background: #000; color: {TEXT.name()}; border: 1px solid {ACCENT.na
 
 
 def apply(app: QApplication) -> None:
-    """Give ``app`` the dark stage palette and style sheet."""
+    """Give ``app`` the dark stage palette and style sheet (once: re-applying a style sheet
+    re-polishes every live widget, which is slow and has crashed Qt while others were torn down)."""
+    if app.property("beamsync_theme"):
+        return
+    app.setProperty("beamsync_theme", True)
     pal = QPalette()
     pal.setColor(QPalette.Window, BACKGROUND)
     pal.setColor(QPalette.WindowText, TEXT)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QComboBox, QDockWidget, QHBoxLayout, QLabel, QMainWindow, QPushButton, QVBoxLayout,
                                QWidget)
@@ -30,6 +30,8 @@ class MonitorWindow(QMainWindow):
     picker is disabled when either is missing). ``settings`` stores the layout (the user's
     ``beamsync/monitor`` settings by default).
     """
+
+    closing = Signal()  # emitted as the window closes (before it hides)
 
     def __init__(self, feed: MonitorFeed, *, settings: QSettings | None = None,
                  list_devices: Callable[[], list[tuple[Any, str]]] | None = None,
@@ -134,7 +136,7 @@ class MonitorWindow(QMainWindow):
             a = QAction(name, self)
             a.setShortcut(QKeySequence(key))
             a.setShortcutContext(Qt.WindowShortcut)
-            a.triggered.connect(fn)
+            a.triggered.connect(lambda *_: fn())  # drop triggered's "checked" argument
             self.addAction(a)
             self.actions_by_name[name] = a
 
@@ -188,6 +190,9 @@ class MonitorWindow(QMainWindow):
         try:
             feed = self._switch_device(index)
         except Exception as exc:
+            feed = getattr(exc, "feed", None)  # the engine restarted on the previous input
+            if feed is not None:
+                self.set_feed(feed)
             self.show_banner(f"device switch failed: {exc}")
             return
         self.banner.hide()
@@ -263,12 +268,16 @@ class MonitorWindow(QMainWindow):
             self.input.refresh(feed.audio)
         if self.docks["analysis"].isVisible():
             self.analysis.refresh(st, self.history, now, bpb, self.beat_mode)
-        self.stage.set_view(feed.telemetry.read_fixtures(), self.master, self.blackout)
+        view = feed.telemetry.read_fixtures()
+        if view.frame == 0 and self.stage.view is not None:
+            view = self.stage.view  # the writer was mid-frame for every retry: keep the last good one
+        self.stage.set_view(view, self.master, self.blackout)
         if self._ticks % 3 == 0:
             if self.docks["dmx"].isVisible():
                 u = self.universe.currentData()
                 _, unis = feed.telemetry.read_dmx()
-                self.dmx.set_values(unis.get(int(u)) if u is not None else None)
+                if unis:  # empty: the writer was mid-frame for every retry; keep the last values
+                    self.dmx.set_values(unis.get(int(u)) if u is not None else None)
             if self.docks["health"].isVisible():
                 self._refresh_health(st)
         self.tick_seconds = time.perf_counter() - t0
@@ -329,6 +338,7 @@ class MonitorWindow(QMainWindow):
         self.close()
 
     def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        self.closing.emit()
         self.timer.stop()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("state", self.saveState())

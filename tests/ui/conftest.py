@@ -1,0 +1,97 @@
+"""Fixtures for the monitor UI tests: Qt offscreen, a copy of the club show on a free port, a
+thread-mode live engine on the demo clip, and a window with its settings in tmp_path."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any QApplication exists
+
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SR = 48000
+
+
+def free_port() -> int:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def copy_club_show(folder: Path, port: int) -> Path:
+    """shows/club-edm.yaml and its rig in ``folder``, sending sACN to 127.0.0.1:``port``."""
+    shutil.copytree(REPO / "shows" / "rigs", folder / "rigs", dirs_exist_ok=True)
+    rig = folder / "rigs" / "club-rig.yaml"
+    text = rig.read_text()
+    assert "destinations: [127.0.0.1]" in text
+    rig.write_text(text.replace("destinations: [127.0.0.1]", f"destinations: [127.0.0.1]\n    port: {port}", 1))
+    show = folder / "show.yaml"
+    show.write_text((REPO / "shows" / "club-edm.yaml").read_text())
+    return show
+
+
+@pytest.fixture(autouse=True)
+def _qt_offscreen() -> None:
+    # the whole module relies on this; a test session started with a display still runs offscreen
+    assert os.environ.get("QT_QPA_PLATFORM")
+
+
+@pytest.fixture(scope="session")
+def demo():
+    from engine.audio.demo import demo_clip
+
+    return demo_clip(SR)
+
+
+@pytest.fixture
+def port() -> int:
+    return free_port()
+
+
+@pytest.fixture
+def club_show(tmp_path: Path, port: int) -> Path:
+    folder = tmp_path / "show"
+    folder.mkdir()
+    return copy_club_show(folder, port)
+
+
+@pytest.fixture
+def live(club_show: Path, demo):
+    """A started thread-mode LiveEngine playing the demo clip (looped) into the club show."""
+    from engine.audio.filesource import FileSource
+    from engine.live.engine import LiveEngine
+
+    src = FileSource(samples=demo.samples, sample_rate=SR, block_size=256, loop=True)
+    engine = LiveEngine(club_show, src, mode="thread")
+    engine.start()
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path):
+    from PySide6.QtCore import QSettings
+
+    return QSettings(str(tmp_path / "monitor.ini"), QSettings.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, live, settings):
+    from engine.ui import theme
+    from engine.ui.feed import MonitorFeed
+    from engine.ui.window import MonitorWindow
+    from PySide6.QtWidgets import QApplication
+
+    theme.apply(QApplication.instance())
+    win = MonitorWindow(MonitorFeed.from_engine(live, "demo clip"), settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    return win
