@@ -477,3 +477,19 @@ def test_show_lists_the_names_it_reads(write):
     show = load_show(write(PARS + "signals:\n  k: {envelope: onset.kick}\nlooks:\n  a: [{group: pars, intensity: k * level.bass}]\n"
                            "rules:\n  - {when: fader.x > 0.5 and downbeat, do: {blackout: true}}\n"))
     assert show.used_names == {"onset.kick", "k", "level.bass", "fader.x", "downbeat"}
+
+
+def test_htp_opacity_scales_the_layer_and_priority_orders_layers(write):
+    a = layered(write, "htp", 0.5, group="pars")
+    np.testing.assert_allclose(a.intensity[:4], [0.3] * 4)  # 0.6 * 0.5 does not beat 0.3
+    text = PARS + """\
+looks:
+  low: [{group: pars, intensity: 0.2, colour: red}]
+  high: [{group: pars, intensity: 0.9, colour: blue}]
+layers:
+  - {name: top, look: high, blend: ltp, priority: 5}
+  - {name: bottom, look: low, blend: ltp, priority: 1}
+"""
+    a = runtime(write, text).tick(clocked(0))
+    np.testing.assert_allclose(a.intensity[:4], [0.9] * 4, rtol=1e-6)  # priority, not file order
+    np.testing.assert_allclose(a.color[0], [0, 0, 1])
