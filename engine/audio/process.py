@@ -198,6 +198,11 @@ class AudioProcess(AudioSource):
     def active(self) -> bool:
         return self.state == "running"
 
+    @property
+    def pid(self) -> int | None:
+        """The audio process's pid (None when not running)."""
+        return self._proc.pid if self._proc is not None and self._proc.is_alive() else None
+
     def stats(self) -> SourceStats:
         return super().stats()
 

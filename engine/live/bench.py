@@ -127,6 +127,17 @@ def _rises(rows: np.ndarray, col: int) -> np.ndarray:
     return rows[up, 0]
 
 
+def _cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc), 0 when unknown."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def _pct(x: np.ndarray) -> str:
     if len(x) == 0:
         return "n/a"
@@ -134,50 +145,42 @@ def _pct(x: np.ndarray) -> str:
             f"max {x.max():6.2f} ms  (n={len(x)})")
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="beamsync bench latency", description=__doc__.split("\n\n")[0])
-    p.add_argument("--seconds", type=float, default=30.0, help="length of the click track (default 30)")
-    p.add_argument("--block", type=int, default=128, help="frames per audio callback (default 128)")
-    p.add_argument("--no-flash", action="store_true", help="turn off the low-latency flash (onset frames wait for the cadence)")
-    p.add_argument("--latency-ms", type=float, default=0.0, help="output latency offset of the show's sACN output")
-    args = p.parse_args(argv)
-
+def measure(seconds: float = 30.0, block: int = 128, flash: bool = True, latency_ms: float = 0.0) -> dict:
+    """Run the click track through JACK → engine → sACN once; return the raw measurements."""
     from engine.audio.clock import SampleClock
-    from engine.audio.devices import rescan
     from engine.audio.jackserver import JackDummyServer
-    from engine.audio.stream import AudioInput
+    from engine.audio.process import AudioProcess
     from engine.live.engine import LiveEngine
 
-    signal, click_frames = click_track(args.seconds)
-    server = JackDummyServer(rate=SR, period=args.block)
-    os.environ["JACK_DEFAULT_SERVER"] = server.name
-    os.environ["JACK_NO_START_SERVER"] = "1"
-    rescan()
+    signal, click_frames = click_track(seconds)
+    server = JackDummyServer(rate=SR, period=block)
+    old_env = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
+    os.environ.update(JACK_DEFAULT_SERVER=server.name, JACK_NO_START_SERVER="1")
     tmp = Path(tempfile.mkdtemp(prefix="beamsync-latency-"))
     rx_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rx_sock.bind(("127.0.0.1", 0))
     port = rx_sock.getsockname()[1]
     rx_sock.close()
     show = tmp / "latency.yaml"
-    show.write_text(SHOW.format(port=port, latency=args.latency_ms, filler=_filler()))
+    show.write_text(SHOW.format(port=port, latency=latency_ms, filler=_filler()))
     np.save(tmp / "clicks.npy", signal)
     rx = Receiver(port)
     rx.start()
-    src = AudioInput(sample_rate=SR, block_size=args.block, channels=[0], shared=True)
-    engine = LiveEngine(show, src, low_latency_flash=not args.no_flash)
+    src = AudioProcess(None, SR, block, [0])
+    engine = LiveEngine(show, src, low_latency_flash=flash)
     monitor = src.ring.reader_view()
     mclock = SampleClock(SR)
     found: list[float] = []
-    buf = np.zeros((8192, src.ring.layout.channels), np.float32)
+    buf = np.zeros((8192, 1), np.float32)
     last_hot = -SR
     cpu0 = time.process_time()
-
+    cpu_samples: list[float] = []
     try:
         engine.start()
         t_start = time.monotonic()
+        audio_cpu0 = _cpu_seconds(src.pid)
         player = subprocess.Popen([sys.executable, "-m", "engine.audio.jackplayer", str(tmp / "clicks.npy"),
                                    "PortAudio:in_.*", "0.5"], env=server.env(), stdout=subprocess.PIPE, text=True)
-        cpu_samples = []
         while player.poll() is None or monitor.available() > 0:
             first, n = monitor.read(buf)
             meta = monitor.read_meta()
@@ -194,22 +197,26 @@ def main(argv: list[str] | None = None) -> int:
             if st["cpu_percent"] > 0:
                 cpu_samples.append(st["cpu_percent"])
             time.sleep(0.01)
-            if time.monotonic() - t_start > args.seconds + 20:
+            if time.monotonic() - t_start > seconds + 20:
                 break
         time.sleep(0.5)
         wall = time.monotonic() - t_start
         cpu_main = 100.0 * (time.process_time() - cpu0) / wall
+        cpu_audio = 100.0 * (_cpu_seconds(src.pid) - audio_cpu0) / wall
         stats = src.stats()
         final = engine.status.snapshot()
     finally:
         engine.close()
         rx.stop.set()
         rx.join(2)
-        os.environ.pop("JACK_DEFAULT_SERVER", None)
-        rescan()
+        for k, v in old_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
         server.stop()
 
-    rows = np.array([r for r in rx.rows if r[1] == 1], dtype=np.float64)
+    rows = np.array([r for r in rx.rows if r[1] == 1], dtype=np.float64).reshape(-1, 5)
     clicks = np.array(found)
     # rows: arrival, universe, slot 1 (beat lamp), slot 2 (onset lamp), sequence
     beat_rises = _rises(rows, 2) if len(rows) else np.zeros(0)
@@ -223,25 +230,43 @@ def main(argv: list[str] | None = None) -> int:
             near = beat_rises[np.abs(beat_rises - c) < 0.15]
             if len(near):
                 err.append(1000.0 * (near[np.argmin(np.abs(near - c))] - c))
-    lat_a, err_a = np.array(lat), np.array(err)
-    print(f"# beamsync bench latency: JACK dummy {SR} Hz / {args.block} frames, {'SCHED_FIFO' if server.realtime else 'no-rt'}, "
+    return {
+        "realtime": server.realtime, "clicks_played": len(click_frames), "clicks_found": len(clicks),
+        "packets_u1": len(rows), "packets": len(rx.rows), "onset_ms": np.array(lat), "beat_ms": np.array(err),
+        "beats_expected": sum(1 for c in clicks if c - clicks[0] >= 6.0) if len(clicks) else 0,
+        "cpu_worker": float(np.mean(cpu_samples)) if cpu_samples else 0.0, "cpu_main": cpu_main, "cpu_audio": cpu_audio,
+        "analysis_load": final["analysis_load"], "xruns": stats.xruns,
+        "lost": stats.lost_frames + int(final["lost_frames"]), "output_errors": int(final["output_errors"]),
+        "clock_refits": mclock.discontinuities,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="beamsync bench latency", description=__doc__.split("\n\n")[0])
+    p.add_argument("--seconds", type=float, default=30.0, help="length of the click track (default 30)")
+    p.add_argument("--block", type=int, default=128, help="frames per audio callback (default 128)")
+    p.add_argument("--no-flash", action="store_true", help="turn off the low-latency flash (onset frames wait for the cadence)")
+    p.add_argument("--latency-ms", type=float, default=0.0, help="output latency offset of the show's sACN output")
+    args = p.parse_args(argv)
+    r = measure(args.seconds, args.block, not args.no_flash, args.latency_ms)
+    lat_a, err_a = r["onset_ms"], r["beat_ms"]
+    print(f"# beamsync bench latency: JACK dummy {SR} Hz / {args.block} frames, {'SCHED_FIFO' if r['realtime'] else 'no-rt'}, "
           f"{args.seconds:g} s click track (120 BPM), 16 sACN universes on loopback, "
           f"low-latency flash {'off' if args.no_flash else 'on'}, load average {os.getloadavg()[0]:.2f}")
-    print(f"clicks played {len(click_frames)}, found on the sample clock {len(clicks)}; packets on universe 1: {len(rows)}; "
-          f"all universes: {len(rx.rows)}")
-    print(f"onset-triggered sound-to-packet latency: {_pct(lat_a)}; flashes missed: {len(clicks) - len(lat_a)}")
+    print(f"clicks played {r['clicks_played']}, found on the sample clock {r['clicks_found']}; packets on universe 1: "
+          f"{r['packets_u1']}; all universes: {r['packets']}")
+    print(f"onset-triggered sound-to-packet latency: {_pct(lat_a)}; flashes missed: {r['clicks_found'] - len(lat_a)}")
     if len(err_a):
         print(f"beat-locked error (packet - click): median {np.median(err_a):+6.2f} ms, median |error| "
               f"{np.median(np.abs(err_a)):5.2f} ms, p95 |error| {np.percentile(np.abs(err_a), 95):5.2f} ms "
-              f"(n={len(err_a)} beats after 6 s; missed {sum(1 for c in clicks if c - clicks[0] >= 6.0) - len(err_a)})")
+              f"(n={len(err_a)} beats after 6 s; missed {r['beats_expected'] - len(err_a)})")
     else:
         print("beat-locked error: no beat flashes matched")
-    cpu_worker = float(np.mean(cpu_samples)) if cpu_samples else 0.0
-    print(f"CPU: analysis+show+outputs process {cpu_worker:5.1f}% of one core, audio process {cpu_main:5.1f}% "
-          f"(includes this benchmark's click monitor), total {cpu_worker + cpu_main:5.1f}%; "
-          f"analysis {final['analysis_load']:.3f} s per audio s")
-    print(f"audio: xruns {stats.xruns} (clock refits {mclock.discontinuities}), lost frames {stats.lost_frames + int(final['lost_frames'])}; "
-          f"output errors {int(final['output_errors'])}")
+    print(f"CPU (% of one core): analysis+show+outputs process {r['cpu_worker']:5.1f}, audio process "
+          f"{r['cpu_audio']:5.1f}, pipeline total {r['cpu_worker'] + r['cpu_audio']:5.1f}; main process "
+          f"{r['cpu_main']:5.1f} (mostly this benchmark's click monitor); analysis {r['analysis_load']:.3f} s per audio s")
+    print(f"audio: xruns {r['xruns']} (clock refits {r['clock_refits']}), lost frames {r['lost']}; "
+          f"output errors {r['output_errors']}")
     return 0
 
 
