@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -29,28 +31,37 @@ def capture(tmp_path, free_port):
     flt = " or ".join(f"udp dst port {p}" for p in ports.values())
     proc = subprocess.Popen(
         ["tshark", "-i", "lo", "-f", flt, "-w", str(pcap), "-F", "pcapng"],
-        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-    )  # fmt: skip
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, start_new_session=True,
+    )  # fmt: skip  (own process group: tshark's dumpcap child is stopped with it)
     line = ""
     deadline = time.monotonic() + 20
     # "Capturing on" comes before the capture really runs; "Capture started" after it does
     while "Capture started" not in line and time.monotonic() < deadline and proc.poll() is None:
         line = proc.stderr.readline()
     if "Capture started" not in line:
-        proc.kill()
-        proc.wait()
+        _stop_group(proc)
         pytest.skip(f"tshark cannot capture on lo here: {line.strip() or proc.stderr.read()[-300:]}")
 
     def stop():
         time.sleep(0.5)
-        proc.terminate()
-        proc.wait(timeout=10)
+        _stop_group(proc)
         return pcap
 
     yield ports, stop
     if proc.poll() is None:
-        proc.kill()
+        _stop_group(proc)
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """Stop tshark and its dumpcap child (SIGTERM to the group, SIGKILL if it lingers)."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
+    except ProcessLookupError:
+        pass
 
 
 def decode(pcap, ports, fields: list[str], display: str) -> list[list[str]]:
