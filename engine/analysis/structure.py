@@ -76,7 +76,7 @@ class StructureOptions:
     drop_absent_bars_build: float = 0.75  # the same inside a build-up
     drop_mix_db: float = 5.0  # the return's loudest frame within this of the loudest frames
     confirm: float = 0.035  # s after the first returning frame to decide drop vs. soft return
-    snap: float = 0.07  # s: a drop within this of a grid beat is placed on it
+    snap: float = 0.05  # s: a drop within this of a grid beat is placed on it
     build_step_db: float = 1.0  # each bar of a build-up louder in the high band by this
     build_rise_db: float = 4.0  # and by this over two bars
     phrase_bars: int = 8
@@ -268,6 +268,9 @@ class StructureAnalyser:
                     self._last_low_hit = None
                 self._music = True
                 out.append(self._section("music_start", now - self.hop, now, 1.0))
+                if self._anchor_bar is None:
+                    # a downbeat ticked just before the music became audible starts the phrase
+                    self._anchor_at(now - self.hop, now, out)
             if mix_inst > o.silence_db + 3.0:
                 self._silent_since = None
         # -- energy and brightness
@@ -481,7 +484,10 @@ class StructureAnalyser:
         self._seg = np.zeros(3)
         self._seg_n = 0
         best = int(np.argmax(score[:m]))
-        if best != self._down_phase % m and score[best] > 1.3 * score[self._down_phase % m] + 0.5:
+        if tracker_pos >= 1 and score[:m].max() < 1.0:
+            # no evidence of our own yet: take the tracker's bar position
+            self._down_phase = (self._beat_count - tracker_pos + 1) % m
+        elif best != self._down_phase % m and score[best] > 1.3 * score[self._down_phase % m] + 0.5:
             self._down_phase = best
         down = self._beat_count % m == self._down_phase % m
         self._ticks.append((t, down))
