@@ -507,6 +507,17 @@ class _PartError(Exception):
     pass
 
 
+def _make_part_aliased(where: Where, **kw: Any) -> Any:
+    # Effect aliases (color_cycle, figure_8) are keys of their own in the schema; fold them.
+    for alias, canon in EFFECT_ALIASES.items():
+        v = kw.pop(alias, None)
+        if v is not None:
+            if kw.get(canon) is not None:
+                raise _PartError(f"'{alias}' and '{canon}' mean the same; give only one")
+            kw[canon] = v
+    return _make_part(where, **kw)
+
+
 class PartSpec(Record):
     def convert(self, value: Any, ctx: Ctx, where: Where) -> Any:
         try:
@@ -515,7 +526,7 @@ class PartSpec(Record):
             return ctx.error(str(exc), where, at_key=True)
 
 
-PART = PartSpec(_make_part, {
+PART = PartSpec(_make_part_aliased, {
     "group": Field(Text("the group (or 'all')"), required=True),
     "colour": Field(ColourSpec("colour"), aliases=("color",)),
     "cells": Field(CELLS),
@@ -530,21 +541,6 @@ PART = PartSpec(_make_part, {
     "strobe": Field(Either(ExprSpec("strobe rate in Hz (0 = off)"), EFFECTS["strobe"])),
     **{a: Field(EFFECTS[k]) for a, k in EFFECT_ALIASES.items()},
 }, "Attributes for a group, optionally with one effect", title="look part", pass_where=True)
-# aliases for effects are separate keys in the schema; fold them in _make_part
-_orig_make_part = _make_part
-
-
-def _make_part_aliased(where: Where, **kw: Any) -> Any:
-    for alias, canon in EFFECT_ALIASES.items():
-        v = kw.pop(alias, None)
-        if v is not None:
-            if kw.get(canon) is not None:
-                raise _PartError(f"'{alias}' and '{canon}' mean the same; give only one")
-            kw[canon] = v
-    return _orig_make_part(where, **kw)
-
-
-PART.make = _make_part_aliased
 
 
 @dataclass
@@ -659,7 +655,7 @@ class Rule:
     where: Where
 
 
-RULE = Record(lambda where, **kw: Rule(where=where, **{("do" if k == "do_" else k): v for k, v in kw.items()}), {
+RULE = Record(lambda where, **kw: Rule(where=where, **kw), {
     "name": Field(Text("a name shown in reports (default: rules[N])"), default=None),
     "when": Field(ExprSpec("an event (downbeat, drop, onset.kick) or a condition (level.vocals > 0.3)", kind="condition"), required=True),
     "every": Field(Number("act on every Nth time only", minimum=1, integer=True), default=1),
