@@ -230,13 +230,17 @@ class StageRenderer:
             painter.drawText(rect, Qt.AlignCenter, "BLACKOUT")
         painter.restore()
 
+    def pixel_positions(self, rect: QRectF, xyz: np.ndarray | None = None) -> np.ndarray:
+        """Where stage points (default: every fixture) are drawn in ``rect``, as (k, 2) pixels."""
+        scale, ox, oy = self._transform(rect)
+        uv = self.project(self.positions if xyz is None else xyz)
+        return np.stack([ox + scale * uv[:, 0], oy - scale * uv[:, 1]], axis=1)
+
     def fixture_at(self, rect: QRectF, x: float, y: float) -> int | None:
         """Index of the fixture drawn nearest to pixel (x, y) within 20 px (tooltips)."""
         if not self.n:
             return None
-        scale, ox, oy = self._transform(rect)
-        uv = self.project(self.positions)
-        px = np.stack([ox + scale * uv[:, 0], oy - scale * uv[:, 1]], axis=1)
+        px = self.pixel_positions(rect)
         d = np.hypot(px[:, 0] - x, px[:, 1] - y)
         i = int(np.argmin(d))
         return i if d[i] <= 20 else None
@@ -367,7 +371,7 @@ class DmxGrid(QWidget):
             font = QFont(p.font())
             font.setPointSizeF(max(5.0, min(10.0, ch * 0.42, cw * 0.3)))
             p.setFont(font)
-            show_text = cw >= 18 and ch >= 12
+            show_text = cw >= 16 and ch >= 11
             tints = (QColor(0, 140, 200), QColor(200, 90, 0))
             for s in range(512):
                 r, c = divmod(s, self.COLS)
