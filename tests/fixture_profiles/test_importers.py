@@ -441,3 +441,34 @@ def test_ofl_16bit_capability_ranges_are_reduced_to_8bit(tmp_path: Path) -> None
     ch = r.profile.channels["Dimmer"]
     assert [(c.type, c.dmx) for c in ch.capabilities] == [("nothing", (0, 0)), ("intensity", (1, 255))]
     assert ch.default == 128 and ch.default_value(2) == 32768
+
+
+def test_ofl_switching_channels_inside_templates(tmp_path: Path) -> None:
+    doc = {
+        "name": "Layers", "categories": ["Strobe"],
+        "matrix": {"pixelKeys": [[["White", "RGB"]]]},
+        "templateChannels": {
+            "$pixelKey Mode": {"capabilities": [
+                {"dmxRange": [0, 127], "type": "NoFunction", "switchChannels": {"$pixelKey Rate / Speed": "$pixelKey Rate"}},
+                {"dmxRange": [128, 255], "type": "Effect", "effectName": "FX", "switchChannels": {"$pixelKey Rate / Speed": "$pixelKey Speed"}}]},
+            "$pixelKey Rate": {"capability": {"type": "StrobeSpeed", "speedStart": "1Hz", "speedEnd": "25Hz"}},
+            "$pixelKey Speed": {"capability": {"type": "EffectSpeed", "speedStart": "slow", "speedEnd": "fast"}},
+        },
+        "modes": [{"name": "m", "channels": ["White Mode", "White Rate / Speed", "RGB Mode", "RGB Rate / Speed"]}],
+    }
+    r = import_file(_write_ofl(tmp_path, "acme", "layers", doc))
+    m = r.profile.mode("m")
+    assert [(s.channel, s.cell) for s in m.slots] == [("White Mode", 0), ("White Rate", 0), ("RGB Mode", 1), ("RGB Rate", 1)]
+    assert r.profile.channels["White Rate"].capabilities[0].hz == (1.0, 25.0)
+
+
+def test_qlcplus_mode_entries_match_names_with_stray_spaces(tmp_path: Path) -> None:
+    f = tmp_path / "spaces.qxf"
+    f.write_text("""<?xml version="1.0"?><FixtureDefinition xmlns="http://www.qlcplus.org/FixtureDefinition">
+ <Manufacturer>Acme</Manufacturer><Model>Spaces</Model><Type>Color Changer</Type>
+ <Channel Name="Green " Preset="IntensityGreen"/><Channel Name="Red" Preset="IntensityRed"/>
+ <Mode Name="m"><Channel Number="0">Red </Channel><Channel Number="1">Green </Channel><Channel Number="2">Green</Channel></Mode>
+</FixtureDefinition>""")
+    r = import_file(f)
+    assert [s.channel for s in r.profile.mode("m").slots] == ["Red", "Green ", None]
+    assert "mode 'm': channel 'Green ' appears twice, second use left unused" in r.notes
