@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -15,6 +16,17 @@ def _check(args: argparse.Namespace) -> int:
         features = [f.strip() for f in args.features.split(",") if f.strip()]
     dirs = [Path(d) for d in args.profiles] if args.profiles else None
     status = 0
+    if args.json:
+        import json
+
+        report = []
+        for path in args.show:
+            result = check_show(path, available_features=features, profile_dirs=dirs)
+            status = status or (0 if result.ok else 1)
+            report.append({"show": str(path), "ok": result.ok,
+                           "problems": [problem_json(p) for p in [*result.errors, *result.warnings]]})
+        print(json.dumps(report, indent=2))
+        return status
     for path in args.show:
         result = check_show(path, available_features=features, profile_dirs=dirs)
         for problem in sorted([*result.errors, *result.warnings],
@@ -32,6 +44,15 @@ def _check(args: argparse.Namespace) -> int:
             print(f"{path}: {len(result.errors)} error{'s' if len(result.errors) != 1 else ''}"
                   + (f", {len(result.warnings)} warnings" if result.warnings else ""), file=sys.stderr)
     return status
+
+
+def problem_json(problem: Any) -> dict[str, Any]:
+    """One error or warning as JSON (for editors and the UI)."""
+    from engine.config import format_path
+
+    loc = problem.location
+    return {"severity": problem.severity, "file": loc.file, "line": loc.line, "column": loc.column,
+            "path": format_path(problem.path), "message": problem.message}
 
 
 def _schema(args: argparse.Namespace) -> int:
@@ -52,6 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="comma-separated features the analysis produces; others used by the show are warned about")
     p.add_argument("--profiles", action="append", default=None, metavar="DIR",
                    help="extra folder of fixture profiles (repeatable)")
+    p.add_argument("--json", action="store_true", help="print the problems as JSON (file, line, column, path, message)")
     p.set_defaults(func=_check)
     s = sub.add_parser("schema", help="print the JSON Schema of the show format")
     s.add_argument("-o", "--output", default=None, help="write to this file instead of stdout")

@@ -97,3 +97,13 @@ def test_schema_flags_what_the_loader_rejects():
     assert list(v.iter_errors({"settings": {"master": 2}}))
     assert list(v.iter_errors({"signals": {"k": {"envelope": "beat", "decay": "2 beets"}}}))
     assert not list(v.iter_errors({"signals": {"k": {"envelope": "beat", "decay": "1/2 beat"}}}))
+
+
+def test_check_json_output(tmp_path: Path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("signals:\n  x: levl\n")
+    assert main(["check", "--json", str(bad)]) == 1
+    report = json.loads(capsys.readouterr().out)
+    assert report == [{"show": str(bad), "ok": False, "problems": [
+        {"severity": "error", "file": str(bad), "line": 2, "column": 6, "path": "signals.x",
+         "message": "unknown name 'levl' (did you mean 'level'?)"}]}]
