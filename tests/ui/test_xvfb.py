@@ -1,0 +1,43 @@
+"""``beamsync run`` opens the monitor on a real X11 server (Xvfb, Qt's xcb platform plugin)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+_spec = importlib.util.spec_from_file_location("ui_helpers", Path(__file__).with_name("helpers.py"))
+helpers = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(helpers)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="xvfb-run not installed (Debian package xvfb)")
+def test_beamsync_run_opens_the_window_under_xvfb(tmp_path, club_show, demo):
+    import soundfile as sf
+    from PySide6.QtGui import QImage
+
+    wav = tmp_path / "demo.wav"
+    sf.write(wav, demo.samples[: 8 * 48000], 48000)
+    grab = tmp_path / "xvfb-window.png"
+    env = dict(os.environ, QT_QPA_PLATFORM="xcb", BEAMSYNC_UI_GRAB=str(grab), JACK_NO_START_SERVER="1")
+    env.pop("JACK_DEFAULT_SERVER", None)
+    env.pop("DISPLAY", None)
+    cmd = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m", "engine.cli", "run", str(club_show),
+           "--audio", str(wav), "--engine", "thread", "--duration", "4"]
+    r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "monitor window open" in r.stderr
+    assert f"window (xcb) saved to {grab}" in r.stderr, r.stderr[-3000:]
+    assert "done after" in r.stderr
+    arr = helpers.to_array(QImage(str(grab)))
+    print(f"\nXvfb screenshot: {grab} ({arr.shape[1]}x{arr.shape[0]})")
+    assert arr.shape[0] >= 600 and arr.shape[1] >= 1000
+    assert helpers.distinct_colours(arr) > 200
+    assert helpers.saturated_pixels(arr) > 2000  # lit fixtures, meters, onset ticks
