@@ -651,7 +651,7 @@ def parse_outputs(node: Any, file: str | None = None) -> list[OutputConfig]:
         if kind is _MISSING:
             r.error(None, f"output needs a 'type': one of {', '.join(OUTPUT_TYPES)}")
             continue
-        if kind not in _PARSERS:
+        if not isinstance(kind, str) or kind not in _PARSERS:
             hint = suggest(str(kind), _PARSERS) if isinstance(kind, str) else ""
             r.error("type", f"'type' must be one of {', '.join(OUTPUT_TYPES)}; found {_describe(kind)}{hint}")
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import jsonschema
 import pytest
@@ -191,3 +192,28 @@ def test_json_schema_is_valid_and_agrees_on_examples() -> None:
     assert list(v.iter_errors([{"type": "sacn", "universes": 1, "priority": 201}]))
     assert list(v.iter_errors([{"type": "sacn", "universes": 1, "priorty": 1}]))
     assert list(v.iter_errors([{"type": "osc"}]))
+
+
+_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-70000, 70000), st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(["sacn", "artnet", "osc", "open-dmx", "enttec-pro", "1-4", "127.0.0.1", "/a/{stem}", "x:1", ""]),
+    st.text(max_size=8),
+)
+_keys = st.sampled_from([
+    "type", "name", "universes", "rate", "latency_ms", "destinations", "priority", "port", "map", "device",
+    "universe", "rig", "sync_universe", "offset", "multicast", "beat", "serial_number", "channels", "bogus",
+])  # fmt: skip
+_values = st.recursive(_scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_keys, inner, max_size=5),
+                       max_leaves=12)  # fmt: skip
+
+
+# BEAMSYNC_FUZZ_EXAMPLES=3000 for a longer hunt (3000 ran clean once).
+@settings(max_examples=int(os.environ.get("BEAMSYNC_FUZZ_EXAMPLES", "120")), deadline=None)
+@given(node=st.lists(st.dictionaries(_keys, _values, max_size=7), max_size=3) | _values)
+def test_any_input_gives_configs_or_config_errors_never_a_crash(node) -> None:
+    try:
+        result = parse_outputs(node, "fuzz.yaml")
+    except ConfigErrors as exc:
+        assert exc.errors and all(e.message for e in exc.errors)
+    else:
+        assert isinstance(result, list)
