@@ -139,6 +139,7 @@ class StructureAnalyser:
         top = min(16000.0, 0.49 * sr)
         bands = [(30.0, top), (30.0, 150.0), (150.0, 2000.0), (2000.0, top)]
         self._bands = np.stack([((f >= lo) & (f < hi)) * scale for lo, hi in bands], 1).astype(np.float32)
+        self._bands64 = self._bands.astype(np.float64)
         sel = (f >= 60.0) & (f < top)
         self._cent_w = np.where(sel, np.log2(np.maximum(f, 1.0) / 60.0) / math.log2(top / 60.0), 0.0)
         self._cent_mask = sel.astype(np.float64)
@@ -231,12 +232,13 @@ class StructureAnalyser:
         events: list[FeatureEvent] = []
         if len(fr.fast_mag) == 0:
             return events
-        power = fr.fast_mag.astype(np.float64) ** 2
-        bands = power @ self._bands.astype(np.float64)
-        cent_num = power @ self._cent_w
-        cent_den = power @ self._cent_mask
-        for j in range(len(fr.fast_end)):
-            self._frame(int(fr.fast_end[j]), bands[j], float(cent_num[j] / (cent_den[j] + 1e-12)), events)
+        # frame by frame (not one matrix product per block): the sums then do not depend on
+        # how many frames a block holds, so any block size gives bit-identical results
+        for mag, end in zip(fr.fast_mag, fr.fast_end):
+            power = mag.astype(np.float64) ** 2
+            bands = power @ self._bands64
+            cent = float(power @ self._cent_w) / (float(power @ self._cent_mask) + 1e-12)
+            self._frame(int(end), bands, cent, events)
         return events
 
     def _frame(self, now: int, bands: np.ndarray, centroid: float, out: list[FeatureEvent]) -> None:
@@ -378,7 +380,8 @@ class StructureAnalyser:
             out.append(self._section("drop", t, now, conf, on_grid=on_grid))
             self._make_downbeat(t)
             self._anchor_at(t, now, out)
-            self._last_build_bar = -100
+            # the rise into the drop is not a new build-up: the next one comes a phrase later
+            self._last_build_bar = self._bar_count
         self._end_build(now, out)
         self._breakdown = False
         self._candidate = None
