@@ -37,7 +37,7 @@ class AnalysisResult:
         def sec(frame: float) -> float:
             return round(frame / sr, 4)
 
-        beats, tempo, onsets = [], [], []
+        beats, tempo, onsets, sections = [], [], [], []
         note_on: dict[tuple[int, int], int] = {}
         notes = []
         for e in self.events:
@@ -56,6 +56,9 @@ class AnalysisResult:
                 item["strength"] = round(float(e.data["strength"]), 3)
                 item["detected_at"] = sec(e.detected_at)
                 onsets.append(item)
+            elif e.name == "section":
+                sections.append({"time": sec(e.time), "kind": e.data["kind"],
+                                 "confidence": round(float(e.data["confidence"]), 3), "detected_at": sec(e.detected_at)})
             elif e.name == "note_on":
                 note_on[(int(e.data["pitch"]), int(e.time))] = e.detected_at
             elif e.name == "note_off":
@@ -65,7 +68,7 @@ class AnalysisResult:
                               else int(e.data["velocity"]),
                               "detected_at": sec(note_on.get((int(e.data["pitch"]), onset), e.detected_at))})
         return {"duration": round(self.duration, 4), "sample_rate": self.sample_rate,
-                "beats": beats, "tempo": tempo, "onsets": onsets, "notes": notes,
+                "beats": beats, "tempo": tempo, "onsets": onsets, "notes": notes, "sections": sections,
                 "options": {"predict": self.pipeline.options.predict},
                 "realtime_factor": round(self.duration / max(self.seconds_spent, 1e-9), 2)}
 

@@ -39,6 +39,8 @@ class AnalysisOptions:
     fire_ahead: float | None = None
     beat_model: Path | None = None
     keep_activations: bool = False
+    #: musical structure (energy, drops, breakdowns, phrases), fed by the beat analyser's events
+    structure: bool = True
 
 
 def build_analysers(frontend: FrontEnd, options: AnalysisOptions | None = None) -> list[Analyser]:
@@ -47,8 +49,15 @@ def build_analysers(frontend: FrontEnd, options: AnalysisOptions | None = None) 
     out: list[Analyser] = []
     if o.beats:
         fire = None if o.fire_ahead is None else o.fire_ahead * frontend.sample_rate
-        out.append(BeatAnalyser(frontend, TrackerOptions(predict=o.predict), model_path=o.beat_model,
-                                fire_ahead=fire, keep_activations=o.keep_activations))
+        beat_cls = BeatAnalyser
+        if o.structure:
+            from engine.analysis.structure import StructureBeatAnalyser as beat_cls
+        out.append(beat_cls(frontend, TrackerOptions(predict=o.predict), model_path=o.beat_model,
+                            fire_ahead=fire, keep_activations=o.keep_activations))
+    elif o.structure:
+        from engine.analysis.structure import StructureAnalyser
+
+        out.append(StructureAnalyser(frontend))
     if o.onsets:
         out.append(OnsetDetector(frontend))
     if o.levels:
