@@ -128,3 +128,14 @@ outputs:
     finally:
         for s in senders:
             s.close()
+
+
+def test_kick_sends_now_and_restarts_the_cadence() -> None:
+    a = Probe("a", 40.0)  # period 25 ms
+    sched = OutputScheduler([a], clock=lambda: 0.0)
+    sched.tick(0.0)
+    sched.kick(0.010)  # an onset: flash now instead of at 0.025
+    sched.tick(0.010)
+    sched.tick(0.025)  # the old slot is gone
+    sched.tick(0.035)
+    assert a.calls == [0.0, 0.010, 0.035]
