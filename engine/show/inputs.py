@@ -21,7 +21,10 @@ from engine.features import FeatureEvent
 STEMS = ("drums", "bass", "vocals", "other")
 DRUM_PARTS = ("kick", "snare", "hihat")
 BANDS = ("low", "mid", "high")
-SECTIONS = ("buildup", "drop", "breakdown")
+SECTIONS = ("buildup", "drop", "breakdown", "breakdown_end", "music_start", "silence", "phrase", "track_change")
+#: Section kinds that also raise another name (the analysis says where a breakdown starts).
+SECTION_ALIASES = {"breakdown_start": "breakdown"}
+PITCH_CLASS_IDS = ("C", "Cs", "D", "Ds", "E", "F", "Fs", "G", "Gs", "A", "As", "B")
 
 #: Continuous values (read the latest value; NaN while absent), with a one-line meaning.
 VALUE_FEATURES: dict[str, str] = {
@@ -32,6 +35,13 @@ VALUE_FEATURES: dict[str, str] = {
     "note.pitch": "MIDI pitch of the last note on",
     "note.velocity": "velocity of the last note on, 0..1",
     "notes.count": "number of notes sounding",
+    "brightness": "spectral brightness, 0..1",
+    "energy.trend_short": "energy change over the last bars (positive = rising)",
+    "energy.trend_long": "energy change over the last phrases",
+    "drop.bars_until": "bars until the predicted drop (-1 when none is expected)",
+    "vocals.present": "1 while vocals are present, else 0",
+    "chord.root": "root of the current chord (0 = C .. 11 = B; absent for no chord)",
+    "key.tonic": "tonic of the estimated key (0 = C .. 11 = B)",
     **{f"level.{b}": f"{b} band level, 0..1" for b in BANDS},
     **{f"level.{s}": f"{s} stem level, 0..1" for s in STEMS},
     **{f"level.{d}": f"{d} level, 0..1" for d in DRUM_PARTS},
@@ -48,7 +58,10 @@ EVENT_FEATURES: dict[str, str] = {
     "tap": "a tap-tempo press",
     **{f"onset.{s}": f"an onset in the {s} stem" for s in STEMS},
     **{f"onset.{d}": f"a {d} hit" for d in DRUM_PARTS},
+    "chord": "the chord changes (chord.root holds the new root)",
+    "key": "the estimated key changes or is confirmed",
     **{s: f"section event: {s}" for s in SECTIONS},
+    **{f"pitch_class.{p}": f"a note of pitch class {p.replace('s', '#')} starts" for p in PITCH_CLASS_IDS},
 }
 
 #: Beat-clock values, always present (0 while the clock has no tempo).
@@ -157,8 +170,11 @@ def event_names(event: FeatureEvent) -> tuple[str, ...]:
             names.append(f"onset.{label}")
         return tuple(names)
     if name == "section":
-        kind = data.get("section") or data.get("label")
-        return ("section", str(kind)) if kind else ("section",)
+        kind = data.get("kind") or data.get("section") or data.get("label")
+        if not kind:
+            return ("section",)
+        alias = SECTION_ALIASES.get(str(kind))
+        return ("section", str(kind), alias) if alias else ("section", str(kind))
     if name == "beat":
         return ("beat", "downbeat") if data.get("position") == 1 else ("beat",)
     return (name,)

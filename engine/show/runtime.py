@@ -530,13 +530,21 @@ class ShowRuntime:
                         values[n] = 1.0
                         d.fired.append(n)
                         d.last_time[n] = when
-                    if names and names[0] == "note_on":
+                    first = names[0] if names else ""
+                    if first == "note_on":
                         if "pitch" in data:
                             values["note.pitch"] = float(data["pitch"])
                             values["pitch_class"] = float(int(data["pitch"]) % 12)
                         if "velocity" in data:
                             v = float(data["velocity"])
                             values["note.velocity"] = v / 127.0 if v > 1.0 else v
+                    elif first.startswith("pitch_class.") and "pitch_class" in data:
+                        values["pitch_class"] = float(data["pitch_class"])
+                    elif first == "chord":
+                        root = data.get("root")
+                        values["chord.root"] = float(root) if root is not None else NAN
+                    elif first == "key" and data.get("tonic") is not None:
+                        values["key.tonic"] = float(data["tonic"])
                 else:
                     keep.append(item)
             d.pending = keep

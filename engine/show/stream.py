@@ -95,7 +95,7 @@ def synthetic_stream(seconds: float = 8.0, *, bpm: float = 128.0, sample_rate: i
     bar = period * beats_per_bar
     for b, name in ((2, "buildup"), (3, "drop"), (6, "breakdown")):
         t = b * bar
-        scheduled.append((t + 0.1, FeatureEvent("section", at(t), at(t + 0.1), 1.0, {"section": name})))
+        scheduled.append((t + 0.1, FeatureEvent("section", at(t), at(t + 0.1), 1.0, {"kind": name})))
     scheduled.sort(key=lambda x: (x[0], x[1].name))
     si = 0
     for i in range(n):
