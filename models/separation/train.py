@@ -139,7 +139,7 @@ def load_real_val() -> list[tuple[str, np.ndarray, dict[str, np.ndarray]]]:
     return out
 
 
-def make_synth_val(pool_val: Path, count: int = 24, seconds: float = 6.0) -> list[np.ndarray]:
+def make_synth_val(pool_val: Path, count: int = 12, seconds: float = 6.0) -> list[np.ndarray]:
     p = Pool(pool_val)
     rng = np.random.default_rng(12345)
     return [make_example(p, int(seconds * SR), rng, aug=True) for _ in range(count)] if p.size() else []
@@ -189,11 +189,16 @@ def loss_targets(spec_mix: torch.Tensor, spec_stems: torch.Tensor) -> dict[str, 
 
 
 def loss_fn(masks: torch.Tensor, tg: dict[str, torch.Tensor]) -> torch.Tensor:
-    """L1 on magnitudes plus L1 on the complex estimate, relative to the mixture level."""
+    """Squared error of the magnitude and of the complex estimate, relative to the mix level.
+
+    Squared error weights bins by energy, as SDR does (the complex term is, by Parseval, the
+    time-domain error of the masked resynthesis); an L1 loss learned the stem priors first and
+    the separation itself much more slowly (measured: 80 steps on one batch, 3.9 vs 9.4 dB
+    after 20 steps).
+    """
     est_mag = masks * tg["a"][:, :, None, :]
-    mag = ((est_mag - tg["s_mag"]).abs() / tg["scale"]).mean()
-    sq = (masks * masks * tg["a2"] - 2 * masks * tg["r"] + tg["s2"]).clamp_min(0.0)
-    cplx = (torch.sqrt(sq + 1e-8 * tg["scale"] ** 2) / tg["scale"]).mean()
+    mag = (((est_mag - tg["s_mag"]) / tg["scale"]) ** 2).mean()
+    cplx = ((masks * masks * tg["a2"] - 2 * masks * tg["r"] + tg["s2"]) / tg["scale"] ** 2).mean()
     return mag + cplx
 
 
