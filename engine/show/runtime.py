@@ -456,6 +456,26 @@ class ShowRuntime:
         self.renderer.render(attrs, self.dmx, self.master(), d.blackout, time=t)
         return self.dmx
 
+    def status(self) -> dict[str, Any]:
+        """A snapshot for the UI and telemetry (plain data; call between frames): the look and
+        opacity of each layer, palette positions, signal values, the beat, and the faults."""
+        d = self.domains[0]
+        t = d.t_prev if d.t_prev is not None else 0.0
+        return {
+            "show": self.show.model.name,
+            "frames": self.frames,
+            "layers": {name: {"look": st.look, "opacity": round(st.opacity(t), 4),
+                              "transition": bool(st.dur > 0 and t < st.t0 + st.dur)}
+                       for name, st in d.layers.items()},
+            "palettes": {name: st.index % len(self.program.palettes[name]) for name, st in d.palettes.items()},
+            "signals": {s.name: float(d.values.get(s.name, NAN)) for s in self.program.signals},
+            "beat": {"count": d.beat_count, "in_bar": d.beat_in_bar, "bpm": d.values.get("bpm", 0.0)},
+            "cue": self.program.cues[d.cue_index] if 0 <= d.cue_index < len(self.program.cues) else None,
+            "blackout": d.blackout,
+            "faults": [{"where": f.where, "message": f.message, "first_frame": f.first_frame, "count": f.count}
+                       for f in self.faults.values()],
+        }
+
     def master(self) -> float:
         d = self.domains[0]
         t = d.t_prev if d.t_prev is not None else 0.0

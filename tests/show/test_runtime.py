@@ -493,3 +493,27 @@ layers:
     a = runtime(write, text).tick(clocked(0))
     np.testing.assert_allclose(a.intensity[:4], [0.9] * 4, rtol=1e-6)  # priority, not file order
     np.testing.assert_allclose(a.color[0], [0, 0, 1])
+
+
+def test_status_snapshot(write):
+    text = PARS + """\
+palettes: {p: [red, blue]}
+signals: {k: {envelope: beat, decay: 1 beat}}
+looks: {a: [{group: pars, colour: p}], b: [{group: pars, intensity: 1}]}
+layers: [{name: main, look: a}]
+rules:
+  - {when: downbeat, do: {palette_step: p}}
+  - {when: drop, do: {look: b, transition: 1 s}}
+"""
+    rt = runtime(write, text)
+    for k in range(60):
+        rt.tick(clocked(k, events=[event("section", k, section="drop")] if k == 55 else []))
+    st = rt.status()
+    assert st["layers"] == {"main": {"look": "b", "opacity": 1.0, "transition": True}}
+    assert st["palettes"] == {"p": 1}
+    assert st["beat"] == {"count": 2, "in_bar": 2, "bpm": 120.0}
+    assert st["signals"]["k"] == pytest.approx(0.82)  # 90 ms into a 500 ms decay
+    assert st["faults"] == [] and st["frames"] == 60 and st["cue"] is None
+    import json
+
+    json.dumps(st)  # plain data
