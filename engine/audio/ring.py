@@ -97,6 +97,7 @@ class RingBuffer:
         self._meta_read_pos = 0
         self.lost_frames = 0
         self.lost_blocks = 0
+        self.skipped_frames = 0
 
     # ---- shared memory -------------------------------------------------------------------
     @classmethod
@@ -264,11 +265,12 @@ class RingBuffer:
         return start, n
 
     def skip_to_newest(self, keep: int = 0) -> int:
-        """Drop unread frames except the newest ``keep``; returns how many were dropped (counted lost)."""
+        """Drop unread frames except the newest ``keep`` (a reader that chose to catch up);
+        returns how many were dropped, counted in :attr:`skipped_frames`, not as lost."""
         committed = int(self._ctl[_COMMITTED])
         target = max(self._read_pos, committed - keep)
         dropped = target - self._read_pos
-        self.lost_frames += dropped
+        self.skipped_frames += dropped
         self._read_pos = target
         self._ctl[_READER] = target
         return dropped

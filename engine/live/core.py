@@ -58,6 +58,7 @@ class EngineStats:
     audio_frames: int = 0  # frames analysed
     show_frames: int = 0
     show_late: int = 0  # show frames computed more than one period late
+    skipped_frames: int = 0  # audio dropped because analysis fell behind (graceful degradation)
     analysis_lag_frames: int = 0  # newest written frame minus newest analysed frame
     events: int = 0
 
@@ -112,6 +113,17 @@ class EngineCore:
         self.blackout = False
         self.master = 1.0
         self.stats = EngineStats()
+        #: Analysis may use this share of real time before an analyser is asked to cheapen itself.
+        self.budget = 0.7
+        self.budget_window = 5.0  # seconds of audio per check
+        self.max_lag = 1.0  # seconds of backlog before audio is dropped
+        self.live = False  # budget checks only in live runs; fixed-step runs never drop audio
+        self.degraded: list[str] = []
+        self.analysis_load_now = 0.0
+        self._costs = [0.0] * len(self.pipeline.analysers)
+        self._window_audio = 0
+        self._warned_budget = False
+        self._warned_lag = False
         self.analysed_to = 0  # frame index one past the newest analysed frame
         self.events_log: list[FeatureEvent] | None = None  # set to a list to keep every event
         self._pending_show: Any = None
@@ -189,16 +201,25 @@ class EngineCore:
         return switched
 
     # -- stages ------------------------------------------------------------------------------
-    def pump_audio(self, max_blocks: int = 64) -> int:
-        """Analyse what the ring holds (up to ``max_blocks`` reads); returns frames analysed."""
+    def pump_audio(self, max_blocks: int = 64, deadline: float | None = None) -> int:
+        """Analyse what the ring holds (up to ``max_blocks`` reads, and no read started after
+        ``deadline`` on the engine clock, so show frames are never starved); returns frames analysed."""
         done = 0
         for _ in range(max_blocks):
+            if deadline is not None and done and self.clock() >= deadline:
+                break
             block = self.source.read()
             if block is None:
                 break
             t0 = time.perf_counter()
-            events = self.pipeline.process(block)
+            events: list[FeatureEvent] = []
+            costs = self._costs
+            for i, analyser in enumerate(self.pipeline.analysers):
+                ta = time.perf_counter()
+                events.extend(analyser.process(block))
+                costs[i] += time.perf_counter() - ta
             self.stats.analysis.add(time.perf_counter() - t0)
+            self._window_audio += len(block.samples)
             self.bus.publish(events)
             if self.telemetry is not None and events:
                 self.telemetry.publish_events(events)
@@ -210,7 +231,45 @@ class EngineCore:
             self.analysed_to = block.end_frame
             done += n
         self.stats.analysis_lag_frames = self.source.ring.write_position - self.analysed_to
+        if self.live and self._window_audio >= self.sample_rate * self.budget_window:
+            self._check_budget()
         return done
+
+    # -- graceful degradation ----------------------------------------------------------------
+    def _check_budget(self) -> None:
+        """Every few seconds of audio: if analysis costs more than its share of real time, make
+        the most expensive analyser that can cheapen itself do so (an analyser opts in with a
+        ``degrade() -> str | None`` method that switches to a cheaper mode and describes it);
+        if the backlog still grows past ``max_lag`` seconds, drop the oldest audio so the show
+        follows the music instead of falling further behind (counted, logged once)."""
+        seconds = self._window_audio / self.sample_rate
+        load = sum(self._costs) / seconds
+        self.analysis_load_now = load
+        if load > self.budget:
+            order = sorted(range(len(self._costs)), key=lambda i: -self._costs[i])
+            for i in order:
+                analyser = self.pipeline.analysers[i]
+                degrade = getattr(analyser, "degrade", None)
+                what = degrade() if degrade is not None else None
+                if what:
+                    self.degraded.append(f"{type(analyser).__name__}: {what}")
+                    log.warning("analysis at %.0f%% of real time: %s now %s", 100 * load, type(analyser).__name__, what)
+                    break
+            else:
+                if not self._warned_budget:
+                    log.warning("analysis at %.0f%% of real time and nothing left to cheapen", 100 * load)
+                    self._warned_budget = True
+        lag = self.source.ring.write_position - self.analysed_to
+        if lag > self.max_lag * self.sample_rate:
+            dropped = self.source.ring.skip_to_newest(keep=int(0.05 * self.sample_rate))
+            self.stats.skipped_frames += dropped
+            if not self._warned_lag:
+                log.warning("analysis %.1f s behind the audio: skipped %d frames to catch up (counted in status)",
+                            lag / self.sample_rate, dropped)
+                self._warned_lag = True
+            # The analysers see a splice in the audio; trackers keep their tempo and re-lock.
+        self._costs = [0.0] * len(self.pipeline.analysers)
+        self._window_audio = 0
 
     def show_frame(self, frame: int, stamp: float = float("-inf")) -> DmxFrame:
         """Evaluate and publish the show frame at input ``frame``; returns the DMX frame."""
@@ -292,8 +351,9 @@ class EngineCore:
         next_show = self.clock()
         clock = self.source.clock
         beat_due = float("inf")
+        self.live = True
         while not should_stop():
-            self.pump_audio()
+            self.pump_audio(deadline=min(next_show, beat_due))
             now = self.clock()
             if self.low_latency_flash and clock.ready and (self.bus.onset_pending or now >= beat_due):
                 # An onset arrived, or a predicted beat is due: render a frame now and send it

@@ -231,3 +231,43 @@ def test_operator_commands_blackout_master_look_freeze(tmp_path):
     assert level(2400) in (127, 128)
     assert core.operator_look("no-such-look") is False
     src.close()
+
+
+class _SlowAnalyser:
+    """Costs ~1.5x real time until degraded, then nothing."""
+
+    def __init__(self) -> None:
+        self.cheap = False
+
+    def process(self, block):
+        if not self.cheap:
+            time.sleep(1.5 * len(block.samples) / block.sample_rate)
+        return []
+
+    def reset(self) -> None:
+        pass
+
+    def degrade(self):
+        if self.cheap:
+            return None
+        self.cheap = True
+        return "cheap mode"
+
+
+def test_engine_cheapens_a_too_slow_analyser_and_never_overflows(tmp_path):
+    samples, _ = _click_track(12.0)
+    src = FileSource(samples=samples, sample_rate=SR, block_size=512, realtime=True)
+    core = EngineCore(src, load_show(_write_show(tmp_path, _free_port())), start_outputs=False)
+    slow = _SlowAnalyser()
+    core.pipeline.analysers.append(slow)
+    core._costs.append(0.0)
+    core.budget_window = 2.0
+    t_end = time.monotonic() + 7.0
+    with src:
+        core.run_live(lambda: time.monotonic() > t_end)
+    assert slow.cheap and core.degraded == ["_SlowAnalyser: cheap mode"]
+    assert src.stats().lost_frames == 0  # the backlog never reached the ring's end
+    assert core.stats.analysis_lag_frames < SR  # and caught up
+    # While the slow analyser ran, the backlog passed max_lag once: old audio was skipped
+    # deliberately (counted) so the show followed the music.
+    assert core.stats.skipped_frames == src.ring.skipped_frames
