@@ -255,6 +255,7 @@ def run_aubio(item: Item) -> dict[str, float] | None:
     try:
         import aubio
     except ImportError:
+        print("aubio baseline skipped: aubio is not installed (pip install aubio; GPL, benchmark only)", file=sys.stderr)
         return None
     from engine.audio.file import load_audio
 
@@ -284,9 +285,10 @@ import sys, json, types, numpy as np
 sys.modules.setdefault("pyaudio", types.ModuleType("pyaudio"))
 import soundfile as sf, soxr
 from BeatNet.BeatNet import BeatNet
-est = BeatNet(1, mode="online", inference_model="PF", plot=[], thread=False)
 out = {}
 for path in sys.argv[1:]:
+    # a fresh instance per file: the particle filter keeps its state between calls
+    est = BeatNet(1, mode="online", inference_model="PF", plot=[], thread=False)
     x, sr = sf.read(path, dtype="float32", always_2d=True)
     x = soxr.resample(x.mean(1), sr, 22050).astype(np.float32)
     r = est.process(x)
