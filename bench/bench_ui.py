@@ -5,11 +5,14 @@ One run, one engine: a private JACK dummy server gives a real, paced PortAudio c
 (128-frame blocks at 48 kHz); ``LiveEngine`` runs the club show in its worker process (the
 default ``beamsync run`` layout), sending sACN to a loopback port; a separate receiver process
 timestamps every packet. The main process — the one with the audio callback — goes through
-three phases of equal length:
+four phases of equal length:
 
 1. ``headless``: the terminal loop of ``beamsync run --headless`` (sleep, read the status);
-2. ``window``: the monitor window open and refreshing at its normal rate, in this process;
-3. ``headless-2``: window closed again (shows drift of the machine's own load).
+2. ``window``: the monitor window open and refreshing at its normal rate, in this process
+   (``beamsync run --engine thread``, or ``BEAMSYNC_UI_PROCESS=0``);
+3. ``ui-process``: the same window in its own process, the default of ``beamsync run`` with the
+   process engine (this process only forwards commands and messages);
+4. ``headless-2``: window closed again (shows drift of the machine's own load).
 
 Per phase: the audio callback interval (from the callback's own timestamps in the ring's block
 metadata: p50, p99, max, std), blocks flagged with xruns, and per universe the sACN packet
@@ -59,6 +62,45 @@ def _receiver(port: int, stop, out) -> None:  # noqa: ANN001 - multiprocessing o
             rows.append((t, struct.unpack("!H", data[113:115])[0]))
     sock.close()
     out.put(np.array(rows, dtype=np.float64).reshape(-1, 2))
+
+
+def _player(server: str, stop, out) -> None:  # noqa: ANN001 - multiprocessing objects
+    """Plays the demo clip (looped) into every PortAudio input port of the JACK server, from its own
+    process, so the engine hears music and the show (and so the output) changes every frame."""
+    os.environ["JACK_DEFAULT_SERVER"] = server
+    os.environ["JACK_NO_START_SERVER"] = "1"
+    import jack
+
+    from engine.audio.demo import demo_clip
+
+    clip = demo_clip(48000).samples.astype(np.float32)
+    client = jack.Client("beamsync-bench-player", servername=server, no_start_server=True)
+    port = client.outports.register("out")
+    pos = [0]
+
+    @client.set_process_callback
+    def process(frames: int) -> None:
+        buf = port.get_array()
+        i, n = pos[0], len(clip)
+        if i + frames <= n:
+            buf[:] = clip[i : i + frames]
+        else:
+            k = n - i
+            buf[:k] = clip[i:]
+            buf[k:] = clip[: frames - k]
+        pos[0] = (i + frames) % n
+
+    client.activate()
+    out.put("ready")
+    linked: set[str] = set()
+    while not stop.is_set():
+        for p in client.get_ports("PortAudio", is_input=True, is_audio=True):
+            if p.name not in linked:
+                client.connect(port, p)
+                linked.add(p.name)
+        time.sleep(0.2)
+    client.deactivate()
+    client.close()
 
 
 def _club_show(folder: Path, port: int) -> Path:
@@ -125,6 +167,11 @@ def main(argv: list[str] | None = None) -> int:
     rx = ctx.Process(target=_receiver, args=(port, stop, q), daemon=True)
     rx.start()
     q.get(timeout=30)
+    pq = ctx.Queue()
+    player = ctx.Process(target=_player, args=(server.name, stop, pq), daemon=True)
+    player.start()
+    pq.get(timeout=30)
+    ui_cost = {}
     engine = None
     ticks: list[float] = []
     phases: list[tuple[str, float, float, float]] = []  # name, t0, t1, main-process CPU %
@@ -191,6 +238,32 @@ def main(argv: list[str] | None = None) -> int:
         metas.append(meta_view.read_meta())
         win.close()
         app.processEvents()
+
+        # the same window in its own process (the default of `beamsync run` with the process engine)
+        from engine.ui.app import EngineHost
+        from engine.ui.remote import UiProcess
+
+        host = EngineHost(engine, src, "JACK dummy")
+        ui = UiProcess(host)
+        ui.start()
+        if not ui.ready.wait(60):
+            raise RuntimeError("the UI process did not open its window")
+        time.sleep(1.0)  # first paint and layout outside the measured phase
+        metas.append(meta_view.read_meta())
+        c0, t0 = time.process_time(), time.monotonic()
+        next_meta = t0
+        while time.monotonic() - t0 < args.seconds:  # what run_window does while the UI process runs
+            ui.closed.wait(0.1)
+            for kind, text in engine.poll_messages():
+                ui.forward(kind, text)
+            if time.monotonic() >= next_meta:
+                metas.append(meta_view.read_meta())
+                next_meta += 0.25
+        t1 = time.monotonic()
+        metas.append(meta_view.read_meta())
+        phases.append(("ui-process", t0, t1, 100.0 * (time.process_time() - c0) / (t1 - t0)))
+        ui.stop()
+        ui_cost["exit"] = ui.process.exitcode
         headless("headless-2")
         status = engine.status.snapshot()
     finally:
@@ -199,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         stop.set()
         rows = q.get(timeout=30) if rx.is_alive() or not q.empty() else np.zeros((0, 2))
         rx.join(5)
+        player.join(5)
         os.environ.pop("JACK_DEFAULT_SERVER", None)
         rescan()
         server.stop()
@@ -224,10 +298,12 @@ def main(argv: list[str] | None = None) -> int:
         t = np.array(ticks) * 1000.0
         print(f"window refreshes: {len(t)} in {args.seconds:g} s ({len(t) / args.seconds:.1f}/s), cost mean "
               f"{t.mean():.2f} ms, p99 {np.percentile(t, 99):.2f} ms, max {t.max():.2f} ms (plus Qt's own painting)")
-    if "window" in results and "headless" in results:
-        w, h = results["window"][0], results["headless"][0]
-        print(f"window / headless: callback p99 {w['p99'] / h['p99']:.2f}x, std {w['std'] / h['std']:.2f}x, "
-              f"max {w['max'] / h['max']:.2f}x, xruns {w['xruns']} vs {h['xruns']}")
+    h = results["headless"][0]
+    for name in ("window", "ui-process"):
+        if name in results:
+            w = results[name][0]
+            print(f"{name} / headless: callback p99 {w['p99'] / h['p99']:.2f}x, std {w['std'] / h['std']:.2f}x, "
+                  f"max {w['max'] / h['max']:.2f}x, xruns {w['xruns']} vs {h['xruns']}")
     return 0
 
 

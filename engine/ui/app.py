@@ -55,6 +55,7 @@ class EngineHost:
         self.label = label
         self.block_size = block_size
         self.swaps = 0
+        self.switching = False  # True while the engine is being replaced (its old one is stopped)
 
     def feed(self) -> MonitorFeed:
         return MonitorFeed.from_engine(self.engine, self.label)
@@ -76,6 +77,15 @@ class EngineHost:
 
     def switch_source(self, source: Any, label: str) -> MonitorFeed:
         """Restart the engine on ``source`` (not started yet); returns the new feed."""
+        from engine.live.engine import LiveEngine
+
+        self.switching = True
+        try:
+            return self._switch_source(source, label)
+        finally:
+            self.switching = False
+
+    def _switch_source(self, source: Any, label: str) -> MonitorFeed:
         from engine.live.engine import LiveEngine
 
         old_engine, old_source = self.engine, self.source
@@ -145,13 +155,81 @@ def run_window(engine: Any, source: Any, args: Any, label: str = "") -> int:
     Closing the window does not stop the outputs: the show keeps running headless until
     Ctrl-C or ``--duration``; Ctrl+Q (or the engine stopping) ends the run.
     """
+    label = label or getattr(source, "name", "") or type(source).__name__
+    host = EngineHost(engine, source, label, block_size=getattr(args, "block_size", 128) or 128)
+    if engine.mode == "process" and os.environ.get("BEAMSYNC_UI_PROCESS", "1") != "0":
+        return _run_ui_process(host, args)
+    return _run_in_process(host, args)
+
+
+def _finish(host: EngineHost, started: float) -> int:
+    """Stop and release the engine; print the summary line; the exit code."""
+    try:
+        host.engine.stop()
+        final = host.source.stats()
+        host.engine.poll_messages()
+    finally:
+        host.engine.close()
+    failed = [t for k, t in host.engine.messages if k == "error"]
+    print(f"beamsync: done after {time.monotonic() - started:.1f} s: {final.frames_written} frames in, "
+          f"{final.xruns} xruns, {final.lost_frames} frames lost", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _run_ui_process(host: EngineHost, args: Any) -> int:
+    """The window in its own process (see :mod:`engine.ui.remote`); this process keeps the audio
+    callback and waits."""
+    from engine.audio.filesource import FileSource
+    from engine.ui.remote import UiProcess
+
+    try:
+        devices = host.list_devices()
+    except Exception:  # no PortAudio: no picker
+        devices = []
+    ui = UiProcess(host, devices=devices)
+    started = time.monotonic()
+    duration = getattr(args, "duration", None)
+    state = {"done_sent": False}
+    ui.start()
+    print("beamsync: monitor window open in its own process (Ctrl+Q stops the engine; closing the window keeps "
+          "the show running)", file=sys.stderr)
+    ended = False
+    try:
+        while not ui.closed.wait(0.1):
+            if host.switching:
+                continue
+            for kind, text in host.engine.poll_messages():
+                ui.forward(kind, text)
+                if kind == "error":
+                    print(f"beamsync: error: {text}", file=sys.stderr)
+            if duration and time.monotonic() - started >= duration:
+                ended = True
+                break
+            src = host.source
+            if not state["done_sent"] and isinstance(src, FileSource) and src.wait(0):
+                host.engine.producer_done()
+                state["done_sent"] = True
+            if not host.engine.alive:
+                ended = True
+                break
+        ui.stop()
+        if not ended and not ui.quit_requested and host.engine.alive:
+            print("beamsync: window closed, the show keeps running (Ctrl-C to stop)", file=sys.stderr)
+            _headless_wait(host, started, duration, state)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        ui.stop()
+    return _finish(host, started)
+
+
+def _run_in_process(host: EngineHost, args: Any) -> int:
+    """The window in this process (thread engine, or ``BEAMSYNC_UI_PROCESS=0``)."""
     from PySide6.QtCore import QTimer
 
     from engine.audio.filesource import FileSource
     from engine.ui.window import MonitorWindow
 
-    label = label or getattr(source, "name", "") or type(source).__name__
-    host = EngineHost(engine, source, label, block_size=getattr(args, "block_size", 128) or 128)
     app = make_app()
     win = MonitorWindow(host.feed(), list_devices=host.list_devices, switch_device=host.switch_device)
     started = time.monotonic()
@@ -200,14 +278,7 @@ def run_window(engine: Any, source: Any, args: Any, label: str = "") -> int:
             _headless_wait(host, started, duration, state)
     finally:
         signal.signal(signal.SIGINT, old)
-        host.engine.stop()
-        final = host.source.stats()
-        host.engine.poll_messages()
-        host.engine.close()
-    failed = [t for k, t in host.engine.messages if k == "error"]
-    print(f"beamsync: done after {time.monotonic() - started:.1f} s: {final.frames_written} frames in, "
-          f"{final.xruns} xruns, {final.lost_frames} frames lost", file=sys.stderr)
-    return 1 if failed else 0
+    return _finish(host, started)
 
 
 def _headless_wait(host: EngineHost, started: float, duration: float | None, state: dict[str, Any]) -> None:
