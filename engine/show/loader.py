@@ -357,6 +357,15 @@ def _patch_and_outputs(raw: dict[str, tuple[Any, str] | None], ctx: Ctx, profile
 # Linking: names, expressions, references
 
 
+#: Profile channel attributes that make a look attribute do something (intensity and strobe
+#: always do: the renderer dims emitters and emulates strobe on any fixture).
+_ATTRIBUTE_CHANNELS: dict[str, set[str]] = {
+    "colour": {"red", "green", "blue", "white", "amber", "cyan", "magenta", "yellow", "color_wheel", "uv", "lime"},
+    "pan": {"pan"}, "tilt": {"tilt"}, "zoom": {"zoom"}, "focus": {"focus"}, "iris": {"iris"},
+    "gobo": {"gobo"}, "wheel": {"color_wheel"}, "uv": {"uv"}, "fog": {"fog"},
+}
+
+
 class _Linker:
     def __init__(self, model: ShowModel, patch: Any, ctx: Ctx, available: Iterable[str] | None) -> None:
         self.m = model
@@ -523,10 +532,44 @@ class _Linker:
             for ch in c.channels or ():
                 self.compile(ch, scope)
 
+    def _fixture_attributes(self, group: str) -> set[str] | None:
+        """Profile attributes present in a group's fixtures (None when unknown)."""
+        if self.patch is None:
+            return None
+        try:
+            idx = range(self.patch.n_fixtures) if group == "all" else self.patch.group(group)
+        except KeyError:
+            return None
+        if not len(idx):
+            return None
+        attrs: set[str] = set()
+        for i in idx:
+            attrs |= {mc.channel.attribute for mc in self.patch.fixtures[int(i)].mode.channels}
+        return attrs
+
+    def _warn_unsupported(self, part: Part) -> None:
+        present = self._fixture_attributes(part.group)
+        if present is None:
+            return
+        wanted = list(part.attributes)
+        if part.colour is not None:
+            wanted.append("colour")
+        if part.effect is not None and part.effect.kind in ("circle", "figure8", "sweep", "fan"):
+            wanted.append("pan")
+        for attr in wanted:
+            needs = _ATTRIBUTE_CHANNELS.get(attr)
+            if needs is not None and not (present & needs):
+                node = part.where.value()
+                key = attr if isinstance(node, dict) and attr in node else ("color" if attr == "colour" and isinstance(node, dict) and "color" in node else None)
+                loc = part.where.child(node, key).key_loc() if key else part.where.key_loc()
+                self.ctx.warn(f"'{attr}' has no effect on group '{part.group}': none of its fixtures has a "
+                              f"{' or '.join(sorted(needs))} channel", loc, (*part.where.path, key or attr))
+
     def _link_looks(self) -> None:
         for look in self.m.looks.values():
             for part in look.parts:
                 self._group(part.group, part.where)
+                self._warn_unsupported(part)
                 for ref in part.attributes.values():
                     self.compile(ref, self.group_scope)
                 self._colour(part.colour, self.group_scope)

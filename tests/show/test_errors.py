@@ -149,3 +149,14 @@ def test_absent_features_are_warnings_and_the_show_loads(write, tmp_path: Path):
 def test_manual_inputs_need_no_declaration(write):
     path = write("signals:\n  dim: fader.master * 2\nrules:\n  - when: button.go\n    do: {cue: next}\n")
     assert check_show(path).ok
+
+
+def test_attribute_the_group_cannot_show_is_a_warning(write, tmp_path: Path):
+    path = write("include: [rig.yaml]\nlooks:\n  a:\n    - group: pars\n      intensity: 1\n      pan: 30\n"
+                 "    - {group: spots, color: red, gobo: 2}\n    - {group: all, zoom: 0.5}\n")
+    result = check_show(path)
+    assert result.ok
+    assert [str(w) for w in result.warnings] == [
+        f"{tmp_path}/show.yaml:6:7: warning at looks.a[0].pan: 'pan' has no effect on group 'pars': none of its fixtures has a pan channel",
+        f"{tmp_path}/show.yaml:8:20: warning at looks.a[2].zoom: 'zoom' has no effect on group 'all': none of its fixtures has a zoom channel",
+    ]
