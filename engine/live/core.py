@@ -29,9 +29,8 @@ from engine.analysis.pipeline import AnalysisOptions, AnalysisPipeline
 from engine.audio.source import AudioSource
 from engine.features import FeatureEvent
 from engine.live.bus import FeatureBus
-from engine.output.frame import DmxFrame, FrameBuffer
-from engine.output.registry import create_senders, rig_universes
-from engine.output.scheduler import OutputScheduler
+from engine.output.frame import DmxFrame
+from engine.output.runtime import Outputs
 
 log = logging.getLogger("beamsync.engine")
 
@@ -97,11 +96,12 @@ class EngineCore:
         self.show = show
         self.runtime = ShowRuntime(show)
         self.frame_rate = float(show.settings.frame_rate)
-        universes = set(self.runtime.dmx.universes) | set(rig_universes(show.outputs))
-        self.buffer = FrameBuffer(sorted(universes))
-        self._out = DmxFrame(self.buffer.universes)
-        self.scheduler = OutputScheduler(create_senders(show.outputs, self.buffer), clock=clock)
+        self.outputs = Outputs(show.outputs, self.runtime.dmx.universes, clock=clock)
+        self.buffer = self.outputs.buffer
+        self.scheduler = self.outputs.scheduler
         self.start_outputs = start_outputs
+        #: SCHED_FIFO priority for the sender threads (below the audio callback's); None = normal.
+        self.output_priority: int | None = 10
         self.on_frame = on_frame
         self.telemetry = telemetry  # engine.live.telemetry.Telemetry, or None
         #: On an onset, render a show frame at once and send it on every output without waiting
@@ -221,6 +221,9 @@ class EngineCore:
             self.stats.analysis.add(time.perf_counter() - t0)
             self._window_audio += len(block.samples)
             self.bus.publish(events)
+            if events and self.outputs.has_osc:
+                for ev in events:
+                    self.outputs.post(ev)
             if self.telemetry is not None and events:
                 self.telemetry.publish_events(events)
             if self.events_log is not None:
@@ -296,15 +299,8 @@ class EngineCore:
             domain.blackout or self.blackout,
             time=inputs.time + domain.lead,
         )
+        self.outputs.publish(dmx, stamp)
         back = self.buffer.back
-        if back.universes == dmx.universes:
-            np.copyto(back.data, dmx.data)
-        else:
-            back.data[:] = 0
-            for u in dmx.universes:
-                if u in back:
-                    back.universe(u)[:] = dmx.universe(u)
-        self.buffer.publish(stamp)
         if self.telemetry is not None:
             self.telemetry.publish_frame(frame, back, attrs)
         self.stats.show.add(time.perf_counter() - t0)
@@ -339,7 +335,7 @@ class EngineCore:
     # -- drivers -----------------------------------------------------------------------------
     def start(self) -> None:
         if self.start_outputs:
-            self.scheduler.start()
+            self.outputs.start(realtime_priority=self.output_priority)
 
     def stop(self) -> None:
         self.scheduler.stop()

@@ -72,6 +72,11 @@ class Outputs:
         self.buffer.publish(stamp)
 
     @property
+    def has_osc(self) -> bool:
+        """True when some output is an OSC target (then the show posts feature events)."""
+        return bool(self._osc)
+
+    @property
     def back(self) -> DmxFrame:
         """The frame the show may write directly before :meth:`publish` (no copy needed)."""
         return self.buffer.back
