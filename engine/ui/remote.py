@@ -78,6 +78,18 @@ def _stats_from_ring(ring: Any) -> Any:
                        input_underflows=c["input_underflows"])
 
 
+def remote_feed(blocks: _Attached, spec: FeedSpec, from_ui: Any, inbox: list[tuple[str, str]]) -> MonitorFeed:
+    """A feed over attached blocks whose commands go to the main process through ``from_ui``
+    and whose messages are those the main process forwarded into ``inbox``."""
+    return MonitorFeed(status=blocks.status, telemetry=blocks.telemetry, ring=blocks.ring,
+                       sample_rate=spec.sample_rate, show_path=spec.show_path,
+                       post=lambda c, v: from_ui.put(("post", c, v)),
+                       poll_messages=lambda: [inbox.pop(0) for _ in range(len(inbox))],
+                       source_stats=lambda: _stats_from_ring(blocks.ring), source_label=spec.source_label,
+                       input_latency=lambda: spec.input_latency,
+                       alive=lambda: blocks.status["state"] in (0.0, 1.0))
+
+
 def ui_process_main(spec: FeedSpec, to_ui: Any, from_ui: Any, devices: list[tuple[Any, str]],
                     grab: str | None = None) -> None:
     """The UI process: attach, open the window, run Qt until it closes; report how it closed."""
@@ -95,14 +107,7 @@ def ui_process_main(spec: FeedSpec, to_ui: Any, from_ui: Any, devices: list[tupl
     pending: dict[str, Any] = {}
 
     def feed_for(s: FeedSpec) -> MonitorFeed:
-        blocks = attached["blocks"]
-        return MonitorFeed(status=blocks.status, telemetry=blocks.telemetry, ring=blocks.ring,
-                           sample_rate=s.sample_rate, show_path=s.show_path,
-                           post=lambda c, v: from_ui.put(("post", c, v)),
-                           poll_messages=lambda: [inbox.pop(0) for _ in range(len(inbox))],
-                           source_stats=lambda: _stats_from_ring(blocks.ring), source_label=s.source_label,
-                           input_latency=lambda: s.input_latency,
-                           alive=lambda: blocks.status["state"] in (0.0, 1.0))
+        return remote_feed(attached["blocks"], s, from_ui, inbox)
 
     def switch(device: Any) -> MonitorFeed:
         """Ask the main process to switch; wait for its answer (the window shows a banner)."""
@@ -170,14 +175,19 @@ class UiProcess:
         self.ready = threading.Event()  # the window is up
         self.quit_requested = False
         self.posted = 0
+        self._spawned = False
         spec = FeedSpec.of(host.engine, host.label)
         self.process = ctx.Process(target=ui_process_main, name="beamsync-ui",
                                    args=(spec, self.to_ui, self.from_ui, devices or [],
                                          os.environ.get("BEAMSYNC_UI_GRAB")), daemon=True)
         self._bridge = threading.Thread(target=self._run_bridge, name="beamsync-ui-bridge", daemon=True)
 
-    def start(self) -> None:
-        self.process.start()
+    def start(self, spawn: bool = True) -> None:
+        """Start the bridge and (unless ``spawn`` is False: a caller drives the queues itself,
+        as the tests do) the UI process."""
+        self._spawned = spawn
+        if spawn:
+            self.process.start()
         self._bridge.start()
 
     def _run_bridge(self) -> None:
@@ -186,7 +196,7 @@ class UiProcess:
             try:
                 msg = self.from_ui.get(timeout=0.5)
             except queue.Empty:
-                if not self.process.is_alive():  # the window died without a word: keep the show running
+                if self._spawned and not self.process.is_alive():  # the window died: the show runs on
                     self.closed.set()
                     return
                 continue
@@ -220,10 +230,13 @@ class UiProcess:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Close the window (if still open) and wait for the UI process."""
-        if self.process.is_alive():
+        if self._spawned and self.process.is_alive():
             self.to_ui.put(("quit",))
             self.process.join(timeout)
             if self.process.is_alive():
                 self.process.terminate()
                 self.process.join(2)
+        elif not self._spawned and self._bridge.is_alive():
+            self.from_ui.put(("closed", False))  # ends the bridge
+            self._bridge.join(2)
         self.closed.set()

@@ -217,10 +217,18 @@ class StageRenderer:
                 painter.drawEllipse(QPointF(x, y), radius + 4, radius + 4)
         if self.labels and scale >= 40:
             painter.setPen(theme.DIM_TEXT)
-            for i in range(self.n):
+            metrics = painter.fontMetrics()
+            taken: list[QRectF] = []
+            for i in range(self.n):  # a name only where it overlaps no other name or fixture
                 x, y = px[i]
                 off = radius + 2 if not self.has_cells[i] else scale * 0.12
-                painter.drawText(QRectF(x - 60, y + off, 120, 16), Qt.AlignHCenter | Qt.AlignTop, self.names[i])
+                w = metrics.horizontalAdvance(self.names[i]) + 4
+                box = QRectF(x - w / 2, y + off, w, metrics.height())
+                bodies = np.hypot(px[:, 0] - box.center().x(), px[:, 1] - box.center().y()) < radius + box.height() / 2
+                if any(box.intersects(t) for t in taken) or np.count_nonzero(bodies):
+                    continue
+                taken.append(box)
+                painter.drawText(box, Qt.AlignHCenter | Qt.AlignTop, self.names[i])
         if blackout:
             painter.setPen(theme.BAD)
             big = QFont(painter.font())

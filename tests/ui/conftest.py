@@ -7,34 +7,18 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before any QApplication exists
 
-import shutil
-import socket
+import importlib.util
 from pathlib import Path
 
 import pytest
 
+_spec = importlib.util.spec_from_file_location("ui_helpers", Path(__file__).with_name("helpers.py"))
+helpers = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(helpers)
+free_port, copy_club_show = helpers.free_port, helpers.copy_club_show
+
 REPO = Path(__file__).resolve().parents[2]
 SR = 48000
-
-
-def free_port() -> int:
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def copy_club_show(folder: Path, port: int) -> Path:
-    """shows/club-edm.yaml and its rig in ``folder``, sending sACN to 127.0.0.1:``port``."""
-    shutil.copytree(REPO / "shows" / "rigs", folder / "rigs", dirs_exist_ok=True)
-    rig = folder / "rigs" / "club-rig.yaml"
-    text = rig.read_text()
-    assert "destinations: [127.0.0.1]" in text
-    rig.write_text(text.replace("destinations: [127.0.0.1]", f"destinations: [127.0.0.1]\n    port: {port}", 1))
-    show = folder / "show.yaml"
-    show.write_text((REPO / "shows" / "club-edm.yaml").read_text())
-    return show
 
 
 @pytest.fixture(autouse=True)

@@ -1,8 +1,34 @@
-"""Image helpers for the UI tests: QImage → numpy, colour checks."""
+"""Helpers for the UI tests: a copy of the club show on a free port, QImage → numpy, colour checks."""
 
 from __future__ import annotations
 
+import shutil
+import socket
+from pathlib import Path
+
 import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def copy_club_show(folder: Path, port: int) -> Path:
+    """shows/club-edm.yaml and its rig in ``folder``, sending sACN to 127.0.0.1:``port``."""
+    shutil.copytree(REPO / "shows" / "rigs", folder / "rigs", dirs_exist_ok=True)
+    rig = folder / "rigs" / "club-rig.yaml"
+    text = rig.read_text()
+    assert "destinations: [127.0.0.1]" in text
+    rig.write_text(text.replace("destinations: [127.0.0.1]", f"destinations: [127.0.0.1]\n    port: {port}", 1))
+    show = folder / "show.yaml"
+    show.write_text((REPO / "shows" / "club-edm.yaml").read_text())
+    return show
 
 
 def to_array(image) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""``beamsync run`` opens the monitor on a real X11 server (Xvfb, Qt's xcb platform plugin)."""
+"""``beamsync run`` opens the monitor on a real X11 server (Xvfb, Qt's xcb platform plugin), in its own
+process beside the process engine (the default layout)."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def test_beamsync_run_opens_the_window_under_xvfb(tmp_path, club_show, demo):
     env.pop("JACK_DEFAULT_SERVER", None)
     env.pop("DISPLAY", None)
     cmd = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m", "engine.cli", "run", str(club_show),
-           "--audio", str(wav), "--engine", "thread", "--duration", "4"]
+           "--audio", str(wav), "--duration", "5"]
     r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "monitor window open" in r.stderr
