@@ -60,6 +60,18 @@ def _db(x: float) -> float:
     return 20 * math.log10(x) if x > 1e-10 else -200.0
 
 
+def _status_fields(st: dict, elapsed: float, src_stats) -> str:
+    """The status as key=value pairs, one log line (for logs and pipes)."""
+    return (
+        f"status t={elapsed:.1f} bpm={st['bpm']:.1f} confidence={st['confidence']:.2f} "
+        f"beat_in_bar={int(st['beat_in_bar'])} level_db={st['level_db']:.1f} analysis_load={st['analysis_load']:.3f} "
+        f"cpu_percent={st['cpu_percent']:.0f} show_fps={st['show_fps']:.1f} show_ms={st['show_cost_ms']:.2f} "
+        f"output_fps={st['output_fps']:.1f} packets={int(st['output_packets'])} errors={int(st['output_errors'])} "
+        f"xruns={src_stats.xruns} lost={src_stats.lost_frames + int(st['lost_frames'])} "
+        f"reload_errors={int(st['show_reload_errors'])}"
+    )
+
+
 def _status_line(st: dict, elapsed: float, src_stats) -> str:
     bpm = f"{st['bpm']:5.1f} BPM ({st['confidence']:.2f}) beat {int(st['beat_in_bar'])}" if st["bpm"] > 0 else "  --- BPM"
     return (
@@ -109,8 +121,11 @@ def _run(args: argparse.Namespace) -> int:
                 engine.producer_done()  # a file that does not loop has ended: drain, then stop
                 done_sent = True
             if now >= next_report:
-                line = _status_line(engine.status.snapshot(), now - started, source.stats())
-                print(("\r" + line) if tty else line, end="" if tty else "\n", file=sys.stderr, flush=True)
+                snap, stats = engine.status.snapshot(), source.stats()
+                if tty:  # one live line
+                    print("\r" + _status_line(snap, now - started, stats), end="", file=sys.stderr, flush=True)
+                else:  # structured lines for logs
+                    print(_status_fields(snap, now - started, stats), file=sys.stderr, flush=True)
                 next_report += 1.0
         engine.stop()
         final = source.stats()
