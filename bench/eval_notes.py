@@ -30,6 +30,7 @@ madmom test clip ``madmom_testdata/audio/stereo_sample.wav`` (piano, with
     .venv/bin/python bench/eval_notes.py            # first 60 s of each bass stem
     .venv/bin/python bench/eval_notes.py --seconds 0   # whole files
     .venv/bin/python bench/eval_notes.py --settle
+    .venv/bin/python bench/eval_notes.py --harmony   # chords and key from POP909 MIDI notes
 """
 
 from __future__ import annotations
@@ -328,6 +329,99 @@ def settle(args: argparse.Namespace) -> int:
     return 0
 
 
+PC_SPELLING = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+MIREX_SUFFIX = {"maj": "maj", "min": "min", "7": "7", "maj7": "maj7", "min7": "min7", "dim": "dim", "sus4": "sus4"}
+
+
+def _key_pc(label: str) -> tuple[int, str] | None:
+    """``"Gb:maj"`` -> (6, "major"); None for labels without a tonic."""
+    import mir_eval
+
+    try:
+        root, mode = label.split(":")[:2]
+        pc = mir_eval.chord.pitch_class_to_semitone(root)
+    except (ValueError, mir_eval.chord.InvalidChordException):
+        return None
+    return pc % 12, ("minor" if mode.startswith("min") else "major")
+
+
+def harmony(args: argparse.Namespace) -> int:
+    """Chord and key of :class:`HarmonyTracker` fed POP909 MIDI notes, against POP909's labels.
+
+    The notes of every track (melody, bridge, piano) become note events whose ``detected_at``
+    lies ``--lag`` seconds after their times (the transcriber's delay); the tracker is updated
+    every 10 ms and its current chord sampled then. Chords: mir_eval's duration-weighted root /
+    majmin / sevenths accuracy against ``chord_midi.txt``. Key: the fraction of the song's time
+    (after the first 10 s) in which the current key equals the annotated key (``key_audio.txt``
+    segments; enharmonic spellings equal).
+    """
+    import mir_eval
+
+    from engine.analysis.harmony import HarmonyTracker
+    from engine.features import FeatureEvent
+
+    songs = sorted(Path(args.data, "midi", "pop909").glob("[0-9][0-9][0-9]"))[: args.songs]
+    if not songs:
+        print(f"no POP909 songs under {args.data}/midi/pop909; nothing measured")
+        return 1
+    rate, step = 44100, 441
+    totals: dict[str, list[float]] = {"root": [], "majmin": [], "sevenths": [], "key": [], "weight": [], "key_weight": []}
+    for lag in args.lag:
+        for name in totals:
+            totals[name].clear()
+        for song in songs:
+            notes = midi_notes(song / f"{song.name}.mid")
+            ref = [line.split() for line in (song / "chord_midi.txt").read_text().splitlines() if line.strip()]
+            ref_iv = np.array([[float(a), float(b)] for a, b, _ in ref])
+            ref_lab = [lab for _, _, lab in ref]
+            keys = [line.split() for line in (song / "key_audio.txt").read_text().splitlines() if line.strip()]
+            evs = []
+            for onset, offset, pitch in notes:
+                data = {"pitch": int(pitch), "velocity": 0.7, "stem": "mix"}
+                evs.append(FeatureEvent("note_on", int(onset * rate), int((onset + lag) * rate), 0.7, data))
+                evs.append(FeatureEvent("note_off", int(offset * rate), int((offset + lag) * rate), 0.7, data))
+            evs.sort(key=lambda e: e.detected_at)
+            tracker = HarmonyTracker(rate)
+            end = int(ref_iv[-1, 1] * rate)
+            i = 0
+            est_lab, key_hits, key_n = [], 0, 0
+            for now in range(0, end, step):
+                batch = []
+                while i < len(evs) and evs[i].detected_at <= now:
+                    batch.append(evs[i])
+                    i += 1
+                tracker.update(batch, now)
+                c = tracker.chord
+                est_lab.append("N" if c.root is None else f"{PC_SPELLING[c.root]}:{MIREX_SUFFIX[c.quality]}")
+                t = now / rate
+                if t >= 10.0:
+                    ann = next((_key_pc(lab) for a, b, lab in keys if float(a) <= t < float(b)), None)
+                    if ann is not None:
+                        key_n += 1
+                        k = tracker.key
+                        key_hits += int(k is not None and (k.tonic, k.mode) == ann)
+            edges = np.arange(len(est_lab) + 1) * step / rate
+            starts = [0] + [j for j in range(1, len(est_lab)) if est_lab[j] != est_lab[j - 1]]
+            est_iv = np.array([[edges[a], edges[b]] for a, b in zip(starts, starts[1:] + [len(est_lab)])])
+            est_lab = [est_lab[a] for a in starts]
+            times = edges
+            ref_iv, ref_lab = mir_eval.util.adjust_intervals(ref_iv, ref_lab, 0.0, edges[-1], "N", "N")
+            scores = mir_eval.chord.evaluate(ref_iv, ref_lab, est_iv, est_lab)
+            weight = float(times[-1])
+            for name in ("root", "majmin", "sevenths"):
+                totals[name].append(scores[name] * weight)
+            totals["weight"].append(weight)
+            totals["key"].append(key_hits)
+            totals["key_weight"].append(key_n)
+        w = sum(totals["weight"])
+        print(
+            f"POP909 {len(songs)} songs, lag {1000 * lag:.0f} ms: chord root {sum(totals['root']) / w:.3f}  "
+            f"majmin {sum(totals['majmin']) / w:.3f}  sevenths {sum(totals['sevenths']) / w:.3f}  "
+            f"key agreement {sum(totals['key']) / max(1, sum(totals['key_weight'])):.3f} (time-weighted, after 10 s)"
+        )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``beamsync bench notes`` and of this script."""
     ap = argparse.ArgumentParser(prog="eval_notes", description=__doc__.split("\n\n")[0])
@@ -339,7 +433,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-presets", action="store_true", help="decode bass stems with the mix settings")
     ap.add_argument("--settle", action="store_true", help="measure frame settling vs distance from the window edge")
     ap.add_argument("--settle-seconds", type=float, default=8.0, help="seconds per file for --settle")
+    ap.add_argument("--harmony", action="store_true", help="chord/key accuracy of the harmony tracker on POP909 MIDI")
+    ap.add_argument("--songs", type=int, default=40, help="POP909 songs for --harmony")
+    ap.add_argument("--lag", type=float, nargs="+", default=[0.0, 0.2], help="note detection delays (s) for --harmony")
     args = ap.parse_args(argv)
+    if args.harmony:
+        return harmony(args)
     return settle(args) if args.settle else evaluate(args)
 
 

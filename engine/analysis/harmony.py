@@ -159,7 +159,7 @@ class HarmonyTracker:
         note_decay: float = 1.0,
         sustain_floor: float = 0.5,
         release: float = 0.15,
-        key_memory: float = 20.0,
+        key_memory: float = 60.0,
         key_interval: float = 1.0,
         min_chord_confidence: float = 0.6,
         chord_decay: float = 0.5,
