@@ -247,11 +247,11 @@ _LIST_SECTIONS = ("layers", "rules")
 _WHOLE_SECTIONS = ("outputs", "fixtures", "groups")
 
 
-def _convert(docs: list[_Doc], ctx: Ctx) -> tuple[ShowModel | None, dict[str, tuple[Any, str] | None]]:
+def _convert(docs: list[_Doc], ctx: Ctx) -> tuple[ShowModel | None, dict[str, tuple[Any, str, Location] | None]]:
     merged: dict[str, Any] = {k: {} for k in _MAP_SECTIONS}
     defined_at: dict[tuple[str, str], Location] = {}
     lists: dict[str, list[Any]] = {k: [] for k in _LIST_SECTIONS}
-    raw: dict[str, tuple[Any, str] | None] = {k: None for k in _WHOLE_SECTIONS}
+    raw: dict[str, tuple[Any, str, Location] | None] = {k: None for k in _WHOLE_SECTIONS}
     raw_where: dict[str, Location] = {}
     settings: dict[str, Any] = {}
     name = ""
@@ -271,8 +271,8 @@ def _convert(docs: list[_Doc], ctx: Ctx) -> tuple[ShowModel | None, dict[str, tu
                     ctx.error(f"'{canon}' is already defined in {raw_where[canon]}; define it in one file", where, at_key=True)
                     ok = False
                     continue
-                raw[canon] = (value, doc.name)
                 raw_where[canon] = location_of(root, key, doc.name)
+                raw[canon] = (value, doc.name, raw_where[canon])
                 continue
             if canon == "include":
                 continue
@@ -321,13 +321,14 @@ def _convert(docs: list[_Doc], ctx: Ctx) -> tuple[ShowModel | None, dict[str, tu
     return model, raw
 
 
-def _patch_and_outputs(raw: dict[str, tuple[Any, str] | None], ctx: Ctx, profile_dirs: list[Path] | None) -> tuple[Any, list[Any]]:
+def _patch_and_outputs(raw: dict[str, tuple[Any, str, Location] | None], ctx: Ctx,
+                       profile_dirs: list[Path] | None) -> tuple[Any, list[Any]]:
     from engine.fixtures.patch import Patch, parse_patch
     from engine.output.config import parse_outputs
 
     outputs: list[Any] = []
     if raw["outputs"] is not None:
-        node, file = raw["outputs"]
+        node, file, _ = raw["outputs"]
         try:
             outputs = parse_outputs(node, file)
         except ConfigErrors as exc:
@@ -337,10 +338,10 @@ def _patch_and_outputs(raw: dict[str, tuple[Any, str] | None], ctx: Ctx, profile
     fx, gr = raw["fixtures"], raw["groups"]
     patch = None
     if fx is None and gr is not None:
-        ctx.errors.append(ConfigError("'groups' needs a 'fixtures' section", Location(gr[1]), ("groups",)))
+        ctx.errors.append(ConfigError("'groups' needs a 'fixtures' section", gr[2], ("groups",)))
         return None, outputs
     if fx is not None and gr is not None and fx[1] != gr[1]:
-        ctx.errors.append(ConfigError(f"'groups' must be in the same file as 'fixtures' ({fx[1]})", Location(gr[1]), ("groups",)))
+        ctx.errors.append(ConfigError(f"'groups' must be in the same file as 'fixtures' ({fx[2]})", gr[2], ("groups",)))
         return None, outputs
     if fx is None:
         return Patch([], {}), outputs

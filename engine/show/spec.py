@@ -455,7 +455,7 @@ class Tagged(Spec):
         if len(tags) == 1:
             return self.variants[tags[0]].convert(value, ctx, where)
         if len(tags) > 1:
-            return ctx.error(f"a {self.what} has exactly one of {', '.join(self.variants)}; found {', '.join(tags)}", where, at_key=True)
+            return ctx.error(f"{_a(self.what)} has exactly one of {', '.join(self.variants)}; found {', '.join(tags)}", where, at_key=True)
         keys = [str(k) for k in value]
         hint = ""
         for k in keys:
@@ -463,7 +463,7 @@ class Tagged(Spec):
             if hint:
                 ctx.errors.append(ConfigError(f"unknown {self.what} '{k}'{hint}", location_of(value, k, where.file), (*where.path, k)))
                 return INVALID
-        return ctx.error(f"a {self.what} needs one of {', '.join(self.variants)}; found keys {', '.join(keys) or 'none'}", where, at_key=True)
+        return ctx.error(f"{_a(self.what)} needs one of {', '.join(self.variants)}; found keys {', '.join(keys) or 'none'}", where, at_key=True)
 
     def json_schema(self) -> dict[str, Any]:
         variants = []
@@ -473,6 +473,10 @@ class Tagged(Spec):
             core = {**core, "required": sorted({*core.get("required", []), tag})}
             variants.append(core)
         return self._doc({"oneOf": variants})
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
 
 
 class Either(Spec):
