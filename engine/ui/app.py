@@ -282,11 +282,18 @@ def _run_in_process(host: EngineHost, args: Any) -> int:
 
 
 def _headless_wait(host: EngineHost, started: float, duration: float | None, state: dict[str, Any]) -> None:
+    """What ``beamsync run --headless`` does, after the window was closed: one status line a second."""
     from engine.audio.filesource import FileSource
+    from engine.run import _status_line
 
+    next_report = time.monotonic() + 1.0
     try:
         while host.engine.alive:
             time.sleep(0.1)
+            if time.monotonic() >= next_report:
+                print(_status_line(host.engine.status.snapshot(), time.monotonic() - started, host.source.stats()),
+                      file=sys.stderr, flush=True)
+                next_report += 1.0
             for kind, text in host.engine.poll_messages():
                 if kind in ("reload", "error"):
                     print(f"beamsync: {kind}: {text}", file=sys.stderr)

@@ -502,7 +502,8 @@ class HealthPanel(QWidget):
     """CPU, per-stage cost, xruns, buffer fill, output rate and errors, latency estimate."""
 
     FIELDS = [
-        ("cpu", "CPU (engine / main)", "analysis+show process CPU, and this process (audio callback + UI), % of a core"),
+        ("cpu", "CPU engine / UI", "% of one core: the analysis+show process, and the window's own process "
+                                   "(with the thread engine the window shares its process with the engine)"),
         ("analysis", "analysis", "analysis CPU seconds per audio second, and how far analysis lags the input"),
         ("show", "show", "show frames per second and the mean cost of one frame; late frames"),
         ("xruns", "xruns / lost", "input overflows/underflows reported by the audio device; frames lost to ring overflow"),
