@@ -8,8 +8,9 @@ warnings without raising (``beamsync check``).
 Includes: ``include: [rig.yaml, looks.yaml]`` merges other YAML files, paths relative to the
 including file, included files first. Named sections (palettes, signals, looks, cues) merge by
 name; a name defined twice is an error naming both places. Lists (layers, rules) concatenate.
-``outputs``, ``fixtures`` and ``groups`` are taken whole from one file each (fixtures and
-groups from the same file), because they are validated by the output and fixture modules.
+``outputs``, ``fixtures`` and ``groups`` are taken whole from one file each (groups may sit in
+another file than the fixtures, e.g. a show's own groups over a shared rig), because they are
+validated by the output and fixture modules.
 ``settings`` merge key by key, the including file winning.
 
 Only plain YAML data is read (ruamel's round-trip loader never builds objects from tags) and
@@ -340,13 +341,16 @@ def _patch_and_outputs(raw: dict[str, tuple[Any, str, Location] | None], ctx: Ct
     if fx is None and gr is not None:
         ctx.errors.append(ConfigError("'groups' needs a 'fixtures' section", gr[2], ("groups",)))
         return None, outputs
-    if fx is not None and gr is not None and fx[1] != gr[1]:
-        ctx.errors.append(ConfigError(f"'groups' must be in the same file as 'fixtures' ({fx[2]})", gr[2], ("groups",)))
-        return None, outputs
     if fx is None:
         return Patch([], {}), outputs
     try:
-        patch = parse_patch(fx[0], gr[0] if gr else None, fx[1], profile_dirs)
+        if gr is not None and gr[1] != fx[1]:
+            # Groups in another file (a show's own groups over a shared rig): validate the
+            # fixtures first, then the groups, so each error names its own file.
+            parse_patch(fx[0], None, fx[1], profile_dirs)
+            patch = parse_patch(fx[0], gr[0], gr[1], profile_dirs)
+        else:
+            patch = parse_patch(fx[0], gr[0] if gr else None, fx[1], profile_dirs)
     except ConfigErrors as exc:
         ctx.errors.extend(exc.errors)
     except ConfigError as exc:

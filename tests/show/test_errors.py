@@ -180,3 +180,15 @@ def test_attribute_the_group_cannot_show_is_a_warning(write, tmp_path: Path):
         f"{tmp_path}/show.yaml:6:7: warning at looks.a[0].pan: 'pan' has no effect on group 'pars': none of its fixtures has a pan channel",
         f"{tmp_path}/show.yaml:8:20: warning at looks.a[2].zoom: 'zoom' has no effect on group 'all': none of its fixtures has a zoom channel",
     ]
+
+
+def test_groups_may_live_in_the_show_over_a_shared_rig(write, tmp_path: Path):
+    (tmp_path / "bare.yaml").write_text("fixtures:\n  - {name: p, profile: generic-dimmer, universe: 1, address: 1, count: 3}\n")
+    path = write("include: [bare.yaml]\ngroups:\n  odd: [p 1, p 3]\n  bad: [p 4]\n", rig=False)
+    result = check_show(path)
+    assert [str(e) for e in result.errors] == [
+        f"{tmp_path}/show.yaml:4:9: error at groups.bad[0]: unknown fixture or group 'p 4' (did you mean 'p 3'?)"
+    ]
+    path.write_text("include: [bare.yaml]\ngroups:\n  odd: [p 1, p 3]\n")
+    show = load_show(path)
+    assert show.patch.group("odd").tolist() == [0, 2]
