@@ -45,6 +45,7 @@ class AudioMonitor:
         self._mono = np.zeros(8192, np.float32)
         self.fft_size = fft_size
         self._window = np.hanning(fft_size).astype(np.float32)
+        self._band_edges: np.ndarray | None = None
         self.clip_until = 0.0
         self.peak_hold = -120.0
         self._peak_hold_t = 0.0
@@ -107,14 +108,27 @@ class AudioMonitor:
         t = (np.arange(cols) - cols) * per / self.sample_rate
         return t, blocks.min(axis=1), blocks.max(axis=1)
 
-    def spectrum(self) -> tuple[np.ndarray, np.ndarray]:
-        """(frequency Hz, magnitude dBFS) of the newest ``fft_size`` frames (Hann window)."""
+    def spectrum(self, bands: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(frequency Hz, magnitude dBFS) of the newest ``fft_size`` frames (Hann window).
+
+        ``bands``: reduce to that many log-spaced bands from 30 Hz (the peak bin of each), which
+        is all a display needs and far cheaper to draw than every bin."""
         x = self.recent(self.fft_size)
         if len(x) < self.fft_size:
             x = np.concatenate([np.zeros(self.fft_size - len(x), np.float32), x])
         mag = np.abs(np.fft.rfft(x * self._window)) * (2.0 / self._window.sum())
         freqs = np.fft.rfftfreq(self.fft_size, 1.0 / self.sample_rate)
-        return freqs[1:], 20.0 * np.log10(np.maximum(mag[1:], 1e-7))
+        db = 20.0 * np.log10(np.maximum(mag, 1e-7))
+        if not bands:
+            return freqs[1:], db[1:]
+        if self._band_edges is None or len(self._band_edges) != bands + 1:
+            edges = np.geomspace(30.0, self.sample_rate / 2, bands + 1)
+            idx = np.unique(np.clip(np.searchsorted(freqs, edges), 1, len(freqs) - 1))
+            self._band_edges = idx
+        idx = self._band_edges
+        peaks = np.maximum.reduceat(db, idx[:-1])
+        centres = np.sqrt(freqs[idx[:-1]] * freqs[np.maximum(idx[1:] - 1, idx[:-1])])
+        return centres, peaks
 
     def meter(self, seconds: float = 0.05, now: float | None = None) -> tuple[float, float, bool]:
         """(RMS dBFS, peak-hold dBFS, clipped) over the newest ``seconds``."""

@@ -23,6 +23,15 @@ from engine.ui.feed import AudioMonitor, EventHistory
 pg.setConfigOptions(antialias=False, background=theme.BACKGROUND, foreground=theme.DIM_TEXT)
 
 
+def set_colour(label: QLabel, colour: QColor) -> None:
+    """Colour a label's text, touching its style sheet only when the colour changes (a style
+    sheet change re-polishes the widget: too slow for every refresh)."""
+    name = colour.name()
+    if label.property("colour") != name:
+        label.setProperty("colour", name)
+        label.setStyleSheet(f"color: {name};")
+
+
 class LevelMeter(QWidget):
     """A vertical meter: RMS bar, peak-hold line, and a clip lamp (click the meter to reset it)."""
 
@@ -113,8 +122,7 @@ class InputPanel(QWidget):
         self.spec.setMinimumHeight(70)
         for w in (self.wave, self.spec):
             w.setFocusPolicy(Qt.NoFocus)
-        self.spec_curve = self.spec.plot(pen=pg.mkPen(theme.WARN, width=1), fillLevel=-110,
-                                         brush=pg.mkBrush(255, 176, 0, 60))
+        self.spec_curve = self.spec.plot(pen=pg.mkPen(theme.WARN, width=2))
         self.meter = LevelMeter("dBFS")
         self.meter.setToolTip("input level (RMS bar, peak line); the red lamp latches on clipping — click to reset")
         self.level_label = QLabel("-∞ dB")
@@ -155,7 +163,7 @@ class InputPanel(QWidget):
         y[0::2], y[1::2] = lo, hi
         self.wave_curve.setData(x, y)
         if self.spec.isVisible():
-            f, db = audio.spectrum()
+            f, db = audio.spectrum(bands=240)
             self.spec_curve.setData(f, db)
         rms, peak, clip = audio.meter()
         self.meter.set_level(rms, peak, clip)
@@ -366,9 +374,9 @@ class AnalysisPanel(QWidget):
         self.tempo.setText(f"{bpm:5.1f} BPM" if bpm > 0 else "--- BPM")
         col = theme.OK if conf >= 0.6 else theme.WARN if conf >= 0.3 else theme.BAD
         self.confidence.setText(f"confidence {conf:.2f}")
-        self.confidence.setStyleSheet(f"color: {col.name()};")
+        set_colour(self.confidence, col)
         self.mode.setText("MANUAL" if mode == "manual" else "auto")
-        self.mode.setStyleSheet(f"color: {(theme.WARN if mode == 'manual' else theme.DIM_TEXT).name()};")
+        set_colour(self.mode, theme.WARN if mode == "manual" else theme.DIM_TEXT)
         pos = history.beat_position(now, bpm, beats_per_bar)
         if pos is None and bpm > 0:
             pos = (float(st.get("beat_phase", 0.0)), int(st.get("beat_in_bar", 0)))
@@ -534,4 +542,4 @@ class HealthPanel(QWidget):
         """Set a value; ``level`` 0 fine, 1 attention, 2 trouble."""
         lab = self.values[key]
         lab.setText(text)
-        lab.setStyleSheet(f"color: {(theme.TEXT, theme.WARN, theme.BAD)[level].name()};")
+        set_colour(lab, (theme.TEXT, theme.WARN, theme.BAD)[level])

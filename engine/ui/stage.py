@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPolygonF
+from PySide6.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPen, QPixmap, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from engine.ui import theme
@@ -346,6 +346,8 @@ class DmxGrid(QWidget):
         self.universe = 0
         self.owner = np.full(512, -1, np.int64)
         self.names: list[str] = []
+        self._cache: QPixmap | None = None
+        self._cache_key: tuple = ()
         self.setMinimumSize(320, 140)
         self.setMouseTracking(True)
 
@@ -358,6 +360,7 @@ class DmxGrid(QWidget):
                 if f.universe == universe:
                     self.owner[f.address - 1 : f.address - 1 + f.footprint] = len(self.names)
                     self.names.append(f.name)
+        self._cache = None
         self.update()
 
     def set_values(self, values: np.ndarray | None) -> None:
@@ -374,29 +377,45 @@ class DmxGrid(QWidget):
     def paintEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
         p = QPainter(self)
         try:
-            p.fillRect(self.rect(), theme.BACKGROUND)
+            p.drawPixmap(0, 0, self._grid())
             cw, ch = self._cell()
             font = QFont(p.font())
             font.setPointSizeF(max(5.0, min(10.0, ch * 0.42, cw * 0.3)))
             p.setFont(font)
             show_text = cw >= 16 and ch >= 11
-            tints = (QColor(0, 140, 200), QColor(200, 90, 0))
-            for s in range(512):
-                r, c = divmod(s, self.COLS)
+            for s in np.flatnonzero(self.values):
+                r, c = divmod(int(s), self.COLS)
                 rect = QRectF(c * cw + 1, r * ch + 1, cw - 2, ch - 2)
                 v = int(self.values[s])
                 if v:
                     p.fillRect(QRectF(rect.left(), rect.bottom() - rect.height() * v / 255.0, rect.width(),
                                       rect.height() * v / 255.0), QColor(40 + v * 3 // 4, 40 + v * 3 // 4, 50 + v * 3 // 4))
-                o = int(self.owner[s])
-                p.setPen(QPen(tints[o % 2] if o >= 0 else theme.GRID, 1.0))
-                p.setBrush(Qt.NoBrush)
-                p.drawRect(rect)
-                if show_text:
-                    p.setPen(QColor(0, 0, 0) if v > 150 else theme.TEXT if v else theme.DIM_TEXT)
+                if show_text and v:  # a dark empty cell reads as 0; text only where there is a value
+                    p.setPen(QColor(0, 0, 0) if v > 150 else theme.TEXT)
                     p.drawText(rect, Qt.AlignCenter, str(v))
         finally:
             p.end()
+
+    def _grid(self) -> QPixmap:
+        """The cell outlines (tinted per fixture), drawn once per size and patch."""
+        key = (self.width(), self.height(), self.universe, len(self.names))
+        if self._cache_key != key or self._cache is None:
+            pix = QPixmap(max(1, self.width()), max(1, self.height()))
+            pix.fill(theme.BACKGROUND)
+            p = QPainter(pix)
+            try:
+                cw, ch = self._cell()
+                tints = (QColor(0, 140, 200), QColor(200, 90, 0))
+                p.setBrush(Qt.NoBrush)
+                for s in range(512):
+                    r, c = divmod(s, self.COLS)
+                    o = int(self.owner[s])
+                    p.setPen(QPen(tints[o % 2] if o >= 0 else theme.GRID, 1.0))
+                    p.drawRect(QRectF(c * cw + 1, r * ch + 1, cw - 2, ch - 2))
+            finally:
+                p.end()
+            self._cache, self._cache_key = pix, key
+        return self._cache
 
     def mouseMoveEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
         cw, ch = self._cell()
