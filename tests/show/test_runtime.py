@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from engine.show import runtime as runtime_module
+from engine.show import effects as effects_module
 from engine.show.loader import load_show
 from engine.show.runtime import ShowRuntime
 
@@ -339,7 +339,7 @@ rules:
     def broken(*args, **kw):
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setitem(runtime_module._EFFECTS, "chase", broken)
+    monkeypatch.setitem(effects_module.EFFECTS, "chase", broken)
     rt = runtime(write, text)
     for k in range(3):
         dmx = rt.render(clocked(k))
@@ -517,3 +517,9 @@ rules:
     import json
 
     json.dumps(st)  # plain data
+
+
+def test_every_effect_in_the_format_has_an_implementation():
+    from engine.show.model import EFFECTS as SPECS
+
+    assert set(effects_module.EFFECTS) == set(SPECS)
