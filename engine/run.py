@@ -84,9 +84,11 @@ def _status_line(st: dict, elapsed: float, src_stats) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from engine.control.controls import configure_logging, start_controls  # [issue 9]
     from engine.errors import BeamsyncError
     from engine.live.engine import LiveEngine
 
+    configure_logging(args)
     show = Path(args.show) if args.show else DEMO_SHOW
     if not show.is_file():
         raise BeamsyncError(f"{show}: show file not found")
@@ -95,9 +97,11 @@ def _run(args: argparse.Namespace) -> int:
     print(f"beamsync: {what}, {source.sample_rate} Hz; show {show}", file=sys.stderr)
     engine = LiveEngine(show, source, mode=args.engine)
     started = time.monotonic()
+    controls = None
     try:
         engine.start()
         started = time.monotonic()
+        controls = start_controls(engine, source, args)  # [issue 9] OSC/MIDI/Link, signals, systemd
         if not args.headless:  # [issue 8, engine/ui] the monitor window runs the show when a display exists
             from engine.ui.app import run_window, window_available
 
@@ -117,10 +121,12 @@ def _run(args: argparse.Namespace) -> int:
             now = time.monotonic()
             if args.duration and now - started >= args.duration:
                 break
+            if controls.tick(now):  # SIGTERM/SIGINT: leave the loop so the clean shutdown below runs
+                break
             if not done_sent and isinstance(source, FileSource) and source.wait(0):
                 engine.producer_done()  # a file that does not loop has ended: drain, then stop
                 done_sent = True
-            if now >= next_report:
+            if now >= next_report and not controls.quiet:
                 snap, stats = engine.status.snapshot(), source.stats()
                 if tty:  # one live line
                     print("\r" + _status_line(snap, now - started, stats), end="", file=sys.stderr, flush=True)
@@ -131,6 +137,8 @@ def _run(args: argparse.Namespace) -> int:
         final = source.stats()
         engine.poll_messages()
     finally:
+        if controls is not None:
+            controls.stop()
         engine.close()
     if tty:
         print(file=sys.stderr)
@@ -162,4 +170,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--headless", action="store_true", help="no window: status lines in the terminal")
     p.add_argument("--engine", choices=["process", "thread"], default="process",
                    help="run analysis and show in a separate process (default, see docs/architecture.md) or a thread")
+    from engine.control.controls import add_control_arguments
+
+    add_control_arguments(p)
     p.set_defaults(func=_run)

@@ -1,0 +1,136 @@
+"""Wiring of the control surfaces into ``beamsync run``.
+
+``beamsync run`` calls :func:`configure_logging` first, then, once the engine runs,
+:func:`start_controls`, then ``controls.tick(now)`` from its loop (which returns True when
+the loop should end: SIGTERM/SIGINT) and ``controls.stop()`` before the engine closes.
+Every surface is off unless its option is given; OSC binds loopback unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+from typing import Any
+
+from engine.control.health import Health
+from engine.control.operator import Operator
+from engine.control.service import Signals, StatusLog, Watchdog, sd_notify, setup_logging
+
+log = logging.getLogger("beamsync.control")
+
+
+def add_control_arguments(p: argparse.ArgumentParser) -> None:
+    """The options of ``beamsync run`` that belong to remote control and service operation."""
+    g = p.add_argument_group("remote control and service (docs/control.md)")
+    g.add_argument("--osc-port", type=int, metavar="PORT",
+                   help="accept OSC control on this UDP port (off unless given; 9000 is customary)")
+    g.add_argument("--osc-bind", default="127.0.0.1", metavar="ADDR",
+                   help="address the OSC control server binds (default 127.0.0.1; 0.0.0.0 for the LAN)")
+    g.add_argument("--osc-allow", action="append", metavar="NET",
+                   help="only accept OSC from these addresses/networks (repeat or comma-separate)")
+    g.add_argument("--osc-reply-port", type=int, metavar="PORT",
+                   help="send OSC replies/feedback to this port on the sender (TouchOSC's receive port)")
+    g.add_argument("--midi-map", metavar="FILE", help="MIDI controller mapping (YAML, see docs/control.md)")
+    g.add_argument("--link", choices=["follow", "lead"],
+                   help="join an Ableton Link session: follow its tempo, or lead it with the detected tempo")
+    g.add_argument("--link-quantum", type=float, default=4.0, metavar="BEATS", help="Link quantum (default 4)")
+    g.add_argument("--log-json", action="store_true", help="log JSON lines (one object per line)")
+    g.add_argument("--log-file", metavar="FILE", help="log to this file, rotated by size")
+    g.add_argument("--log-max-bytes", type=int, default=10_000_000, metavar="N",
+                   help="rotate the log file at this size (default 10 MB)")
+    g.add_argument("--log-backups", type=int, default=5, metavar="N", help="rotated log files kept (default 5)")
+    g.add_argument("--status-interval", type=float, metavar="S",
+                   help="log a status record every S seconds (default 10 with --log-json/--log-file, else off)")
+
+
+def configure_logging(args: argparse.Namespace) -> None:
+    """Apply ``--log-json``/``--log-file`` (leaves the CLI's default logging alone otherwise)."""
+    if getattr(args, "log_json", False) or getattr(args, "log_file", None):
+        setup_logging(json_lines=args.log_json, file=args.log_file, max_bytes=args.log_max_bytes,
+                      backups=args.log_backups)
+
+
+class Controls:
+    """The control surfaces of one run: OSC, MIDI, Link, signals, systemd, the status log."""
+
+    def __init__(self, engine: Any, source: Any, args: argparse.Namespace) -> None:
+        self.engine = engine
+        self.operator = Operator(engine.post)
+        self.health = Health(engine, source)
+        # Installed by the first tick(), which also tells systemd READY=1: only a loop that ticks
+        # can act on the flags (the window mode runs its own loop and keeps the default handlers).
+        self.signals: Signals | None = None
+        self.watchdog = Watchdog()
+        self.osc: Any = None
+        self.midi: Any = None
+        self.link: Any = None
+        interval = args.status_interval
+        if interval is None:
+            interval = 10.0 if (args.log_json or args.log_file) else 0.0
+        self.status_log = StatusLog(self.health.snapshot, interval)
+        # Write the periodic status as a log record instead of a terminal line when logs are structured.
+        self.quiet = bool(args.log_json)
+        try:
+            if args.osc_port is not None:
+                from engine.control.osc import OscControlServer
+
+                self.osc = OscControlServer(self.operator, bind=args.osc_bind, port=args.osc_port,
+                                            allow=args.osc_allow, reply_port=args.osc_reply_port,
+                                            status=self.health.snapshot)
+                self.health.extra["osc"] = self.osc.counters.as_dict
+                self.osc.start()
+            if args.midi_map:
+                from engine.control.midi import start_midi
+
+                self.midi = start_midi(args.midi_map, self.operator, self.health.snapshot)
+                self.health.extra["midi"] = self.midi.stats
+            if args.link:
+                from engine.control.link import LinkSync
+
+                self.link = LinkSync(args.link, self.operator, self.health.snapshot, quantum=args.link_quantum)
+                self.link.start()
+                self.health.extra["link"] = self.link.stats
+        except BaseException:
+            self.stop()
+            raise
+
+    def tick(self, now: float | None = None) -> bool:
+        """Called from the run loop: watchdog, status log, SIGHUP. True: the run should end."""
+        now = time.monotonic() if now is None else now
+        if self.signals is None:
+            # Ready once the loop that acts on signals runs: a SIGTERM from here on is a clean stop.
+            self.signals = Signals()
+            sd_notify("READY=1")
+            sd_notify("STATUS=running")
+            log.info("beamsync running", extra={"fields": {"event": "ready"}})
+        self.watchdog.tick(now, healthy=self.engine.alive)
+        self.status_log.tick(now)
+        if self.signals.reload_requested.is_set():
+            self.signals.reload_requested.clear()
+            log.info("SIGHUP: reloading the show", extra={"fields": {"event": "reload"}})
+            self.operator.apply("reload")
+        if self.signals.stop_requested.is_set():
+            return True
+        return False
+
+    def stop(self) -> None:
+        """Stop every surface (idempotent); the engine itself is closed by the caller."""
+        if self.signals is not None and self.signals.stop_requested.is_set():
+            log.info("stop requested by signal; shutting down cleanly", extra={"fields": {"event": "stopping"}})
+        sd_notify("STOPPING=1")
+        for name in ("link", "midi", "osc"):
+            part = getattr(self, name)
+            if part is not None:
+                setattr(self, name, None)
+                try:
+                    part.stop()
+                except Exception:
+                    log.exception("stopping %s failed", name)
+        if self.signals is not None:
+            self.signals.restore()
+
+
+def start_controls(engine: Any, source: Any, args: argparse.Namespace) -> Controls:
+    """Start what the arguments ask for, send READY=1 to systemd; see :class:`Controls`."""
+    return Controls(engine, source, args)
