@@ -161,15 +161,17 @@ def midi_items(root: Path, cache: Path, seconds: float, limit: int) -> list[Item
     cache.mkdir(parents=True, exist_ok=True)
     items = []
     for f in files:
+        # the render ends with the music (+1 s of release), so no beat is scored after the last note
+        length = min(seconds, last_note(f) + 1.0)
         wav = cache / f"{f.stem}.wav"
-        cut = cache / f"{f.stem}_{int(seconds)}s.flac"
+        cut = cache / f"{f.stem}_{length:.1f}s.flac"
         if not cut.is_file():
             subprocess.run([fluidsynth, "-ni", "-g", "0.6", "-F", str(wav), "-r", "44100", str(sf2), str(f)],
                            check=True, capture_output=True)
             x, sr = sf.read(str(wav), dtype="float32")
-            sf.write(str(cut), x[: int(seconds * sr)], sr)
+            sf.write(str(cut), x[: int(length * sr)], sr)
             wav.unlink()
-        beats, downs = midi_beats(f, min(seconds, last_note(f)) - 0.5)
+        beats, downs = midi_beats(f, length - 1.5)
         items.append(Item(f"midi:{f.stem}", cut, beats, downs, kind="midi"))
     return items
 
@@ -209,13 +211,11 @@ def score(item: Item, beats: np.ndarray, downbeats: np.ndarray | None, onsets: n
     if onsets is not None and item.onsets is not None and len(item.onsets):
         out["onset_f"] = mir_eval.onset.f_measure(item.onsets, np.asarray(onsets, float), window=0.05)[0]
         if onset_detected is not None and len(onset_detected):
-            idx = np.clip(np.searchsorted(item.onsets, onset_detected), 1, len(item.onsets) - 1)
             delays = []
             for est_t, det in zip(onsets, onset_detected):
                 j = int(np.argmin(np.abs(item.onsets - est_t)))
                 if abs(item.onsets[j] - est_t) <= 0.05:
                     delays.append(det - item.onsets[j])
-            del idx
             out["onset_delay_ms"] = 1000 * float(np.median(delays)) if delays else nan
     return out
 

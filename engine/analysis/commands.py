@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 from engine.errors import BeamsyncError
 
@@ -14,7 +16,7 @@ class AnalyzeError(BeamsyncError):
     """``analyze`` cannot write its output or got a bad option."""
 
 
-def _progress_bar(stream) -> callable:
+def _progress_bar(stream: TextIO) -> Callable[[float], None]:
     def show(fraction: float) -> None:
         filled = int(round(30 * fraction))
         stream.write(f"\ranalyzing [{'#' * filled}{'.' * (30 - filled)}] {100 * fraction:5.1f}%")
