@@ -422,7 +422,10 @@ class ShowRuntime:
             self._install(pending, carry=self.domains)
         self.frames += 1
         for d, frame in zip(self.domains, self._domain_frames):
-            self._tick_domain(d, frame, inputs)
+            try:
+                self._tick_domain(d, frame, inputs)
+            except Exception as exc:  # a bug or malformed input: keep the last frame going out
+                self._fault("frame", exc)
         if len(self.domains) > 1:
             self._combine()
         return self.attrs
@@ -522,32 +525,46 @@ class ShowRuntime:
                         if d.beat_time is None or when - d.beat_time > 0.25 * d.beat_period:
                             if d.beat_time is not None and when > d.beat_time:
                                 d.beat_period = min(2.0, when - d.beat_time)
-                            pos = int(data.get("position", 0) or 0)
+                            pos = data.get("position", 0)
+                            pos = int(pos) if isinstance(pos, (int, float)) and pos == pos else 0
                             self._fire_beat(d, when, pos if pos > 0 else (d.beat_in_bar % bpb) + 1, bpb)
                         continue
                     for n in names:
                         values[n] = 1.0
                         d.fired.append(n)
                         d.last_time[n] = when
-                    first = names[0] if names else ""
-                    if first == "note_on":
-                        if "pitch" in data:
-                            values["note.pitch"] = float(data["pitch"])
-                            values["pitch_class"] = float(int(data["pitch"]) % 12)
-                        if "velocity" in data:
-                            v = float(data["velocity"])
-                            values["note.velocity"] = v / 127.0 if v > 1.0 else v
-                    elif first.startswith("pitch_class.") and "pitch_class" in data:
-                        values["pitch_class"] = float(data["pitch_class"])
-                    elif first == "chord":
-                        root = data.get("root")
-                        values["chord.root"] = float(root) if root is not None else NAN
-                    elif first == "key" and data.get("tonic") is not None:
-                        values["key.tonic"] = float(data["tonic"])
+                    try:
+                        self._event_values(values, names[0] if names else "", data)
+                    except (TypeError, ValueError, KeyError) as exc:  # malformed data: report, go on
+                        self._fault(f"inputs.{names[0] if names else '?'}", exc)
                 else:
                     keep.append(item)
             d.pending = keep
-        # clock values at presentation time
+        self._clock_values(d, frame, inputs, t, dt, bpb)
+
+    @staticmethod
+    def _event_values(values: dict[str, float], first: str, data: dict[str, Any]) -> None:
+        """Values that events carry (the last note's pitch, the chord root ...)."""
+        if first == "note_on":
+            if "pitch" in data:
+                values["note.pitch"] = float(data["pitch"])
+                values["pitch_class"] = float(int(data["pitch"]) % 12)
+            if "velocity" in data:
+                v = float(data["velocity"])
+                values["note.velocity"] = v / 127.0 if v > 1.0 else v
+        elif first.startswith("pitch_class.") and "pitch_class" in data:
+            values["pitch_class"] = float(data["pitch_class"])
+        elif first == "chord":
+            root = data.get("root")
+            values["chord.root"] = float(root) if root is not None else NAN
+        elif first == "key" and data.get("tonic") is not None:
+            values["key.tonic"] = float(data["tonic"])
+
+    def _clock_values(self, d: _Domain, frame: AttributeFrame, inputs: I.ShowInputs, t: float, dt: float,
+                      bpb: int) -> None:
+        """Clock values at presentation time, then signals, rules and layers of the domain."""
+        clock = inputs.clock
+        values = d.values
         bps = (clock.bpm / 60.0) if clock.bpm > 0 else (1.0 / d.beat_period if d.beat_time is not None else 0.0)
         if d.beat_time is not None:
             phase = min(0.999999, max(0.0, (t - d.beat_time) * bps))

@@ -523,3 +523,12 @@ def test_every_effect_in_the_format_has_an_implementation():
     from engine.show.model import EFFECTS as SPECS
 
     assert set(effects_module.EFFECTS) == set(SPECS)
+
+
+def test_malformed_event_data_is_reported_and_the_show_goes_on(write):
+    rt = runtime(write, PARS + "looks: {a: [{group: pars, intensity: 0.5}]}\nlayers: [{name: main, look: a}]\n")
+    bad = [event("note_on", 0, pitch="high", velocity=None), event("beat", 0, position="one")]
+    a = rt.tick(clocked(0, events=bad, running=False))
+    np.testing.assert_allclose(a.intensity[:4], [0.5] * 4)
+    assert list(rt.faults) == ["inputs.note_on"]
+    assert rt.domains[0].values["note_on"] == 1.0 and rt.domains[0].values["beat"] == 1.0
