@@ -244,3 +244,19 @@ def test_sigterm_sends_stream_terminated_and_exits_cleanly(tmp_path: Path) -> No
     events = [r.get("event") for r in records]
     assert "ready" in events and "reload" in events and "stopping" in events
     assert any(r["logger"] == "beamsync.status" and "tempo" in r["status"] for r in records)
+
+
+def test_systemd_unit_is_notify_with_watchdog_and_its_command_line_parses() -> None:
+    import shlex
+
+    from engine.cli import build_parser
+
+    text = (REPO / "docs" / "beamsync.service").read_text()
+    lines = [ln for ln in text.replace("\\\n", " ").splitlines() if ln and not ln.startswith("#")]
+    keys = dict(ln.split("=", 1) for ln in lines if "=" in ln and not ln.startswith("["))
+    assert keys["Type"] == "notify" and int(keys["WatchdogSec"]) > 0
+    assert keys["KillMode"] == "mixed"  # SIGTERM to the main process only: it shuts the outputs down cleanly
+    assert keys["ExecReload"].endswith("-HUP $MAINPID")
+    argv = shlex.split(keys["ExecStart"])
+    args = build_parser().parse_args(argv[1:])
+    assert args.headless and args.log_json and args.osc_port == 9000 and args.osc_bind == "127.0.0.1"
