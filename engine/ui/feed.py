@@ -295,6 +295,14 @@ class MonitorFeed:
     def alive(self) -> bool:
         return self._alive() if self._alive is not None else True
 
+    def ring_fill(self) -> float:
+        """Unread share of the input ring from the engine's own reader (0 when unknown)."""
+        ring = self._ring
+        try:
+            return 1.0 - ring.free_space() / ring.layout.capacity if ring is not None else 0.0
+        except Exception:  # the ring was released (engine swapped)
+            return 0.0
+
     @property
     def write_position(self) -> int:
         """The newest input frame written (the engine's "now" in stream frames)."""

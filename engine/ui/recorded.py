@@ -66,5 +66,4 @@ def recorded_feed(show_path: str | Path, samples: np.ndarray, sample_rate: int, 
     for i in range(0, len(x), block):  # the feed's reader view sees the newest 4 s, at their frame indices
         ring.write(x[i : i + block].reshape(-1, 1))
     ring.skip_to_newest()  # the recording's consumer (the engine) had read everything
-    feed.core = core  # type: ignore[attr-defined]  # kept for callers that want the final frame
     return feed

@@ -302,11 +302,7 @@ class MonitorWindow(QMainWindow):
         xr = stats.xruns if stats is not None else 0
         lost = int(st.get("lost_frames", 0)) + (stats.lost_frames if stats is not None else 0)
         h.set("xruns", f"{xr} xruns, {lost} frames lost", 2 if lost else 1 if xr else 0)
-        ring = self.feed._ring
-        try:
-            fill = 1.0 - ring.free_space() / ring.layout.capacity if ring is not None else 0.0
-        except Exception:
-            fill = 0.0
+        fill = self.feed.ring_fill()
         h.set("fill", f"{100 * fill:.0f}%", 2 if fill > 0.75 else 1 if fill > 0.25 else 0)
         errs = int(st.get("output_errors", 0))
         outs = self.show_obj.outputs if self.show_obj is not None else []

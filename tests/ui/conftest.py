@@ -17,7 +17,6 @@ helpers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(helpers)
 free_port, copy_club_show = helpers.free_port, helpers.copy_club_show
 
-REPO = Path(__file__).resolve().parents[2]
 SR = 48000
 
 
