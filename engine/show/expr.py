@@ -272,7 +272,7 @@ class Env:
     ``beats`` is the beat counter used by beat-synced waves; ``seed`` seeds random steps.
     """
 
-    __slots__ = ("values", "i", "n", "pos", "rand", "beats", "seed", "t")
+    __slots__ = ("values", "i", "n", "pos", "rand", "x", "y", "z", "beats", "seed", "t")
 
     def __init__(self) -> None:
         self.values: dict[str, float] = {}
@@ -280,6 +280,9 @@ class Env:
         self.n: Value = 1.0
         self.pos: Value = 0.0
         self.rand: Value = 0.5
+        self.x: Value = 0.0
+        self.y: Value = 0.0
+        self.z: Value = 0.0
         self.beats: float = 0.0
         self.seed: int = 0
         self.t: float = 0.0
@@ -477,6 +480,9 @@ FIXTURE_VARIABLES: dict[str, str] = {
     "n": "number of fixtures in the group",
     "pos": "position of the fixture inside its group, 0..1",
     "rand": "a fixed random number per fixture (seeded), 0..1",
+    "x": "stage position of the fixture (or cell), metres left to right as the audience sees it",
+    "y": "stage position, metres from the front towards upstage",
+    "z": "stage position, metres up",
 }
 
 
@@ -639,6 +645,7 @@ class _Compiler:
                     node.column,
                 )
             getter = {"i": lambda env: env.i, "n": lambda env: env.n,
+                      "x": lambda env: env.x, "y": lambda env: env.y, "z": lambda env: env.z,
                       "pos": lambda env: env.pos, "rand": lambda env: env.rand}[name]
             return getter, None
         if name in self.scope.values or (self.scope.prefixes and name.startswith(self.scope.prefixes)

@@ -27,7 +27,7 @@ from ruamel.yaml.comments import CommentedMap
 
 from engine.config import ConfigError, ConfigErrors, Location, PathPart, load_yaml, location_of, suggest
 from engine.show import inputs as I
-from engine.show.expr import CompiledExpr, ExprError, Scope, compile_expr, names_in
+from engine.show.expr import CONSTANTS, FIXTURE_VARIABLES, CompiledExpr, ExprError, Scope, compile_expr, names_in
 from engine.show.model import (
     EVENT_OPERATORS,
     PIXEL_EFFECTS,
@@ -390,7 +390,7 @@ class _Linker:
         for sname, sig in m.signals.items():
             if not re.fullmatch(SIGNAL_NAME, sname):
                 self.err(f"signal name '{sname}' must be letters, digits and '_' (it is used in expressions)", sig.location, sig.path)
-            elif I.is_feature_name(sname) or sname in ("i", "n", "pos", "rand", "pi", "tau", "e", "true", "false"):
+            elif I.is_feature_name(sname) or sname in FIXTURE_VARIABLES or sname in CONSTANTS:
                 self.err(f"signal name '{sname}' is already a built-in name; choose another", sig.location, sig.path)
         order = self._signal_order()
         event_signals = self._event_signals(order)

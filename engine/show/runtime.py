@@ -867,8 +867,12 @@ class ShowRuntime:
     def _init_domain_group(self, d: _Domain, g: _Group) -> None:
         """The per-fixture (and per-cell) variables of a group, sharing the domain's values."""
         seed = self.show.settings.seed
-        for ids, salt, table in ((g.indices, 7.0, d.envs), (g.cells, 11.0, d.cell_envs)):
+        patch = self.show.patch
+        for ids, salt, table, where in ((g.indices, 7.0, d.envs, patch.positions),
+                                        (g.cells, 11.0, d.cell_envs, patch.cell_positions)):
             env = Env()
+            xyz = np.asarray(where, dtype=np.float64)[np.asarray(ids, dtype=np.int64)] if len(ids) else np.zeros((0, 3))
+            env.x, env.y, env.z = xyz[:, 0].copy(), xyz[:, 1].copy(), xyz[:, 2].copy()
             env.values = d.values
             n = len(ids)
             env.i = np.arange(n, dtype=np.float64)

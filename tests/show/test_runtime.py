@@ -532,3 +532,15 @@ def test_malformed_event_data_is_reported_and_the_show_goes_on(write):
     np.testing.assert_allclose(a.intensity[:4], [0.5] * 4)
     assert list(rt.faults) == ["inputs.note_on"]
     assert rt.domains[0].values["note_on"] == 1.0 and rt.domains[0].values["beat"] == 1.0
+
+
+def test_stage_position_variables(write, tmp_path):
+    (tmp_path / "rig.yaml").write_text(
+        "fixtures:\n  - {name: p, profile: generic-dimmer, universe: 1, address: 1, count: 3, position: [-2, 1, 3], spacing: [2, 0, 0]}\n"
+        "  - {name: bar, profile: pixel-bar-8, mode: 24ch, universe: 1, address: 11, position: [0, 4, 2]}\n")
+    path = tmp_path / "show.yaml"
+    path.write_text("include: [rig.yaml]\nlooks:\n  a:\n    - {group: all, intensity: 'clamp((x + 2) / 4) * (z > 2.5)'}\n"
+                    "    - {group: bar, cells: {intensity: 'x > 0'}}\nlayers: [{name: l, look: a}]\n")
+    a = ShowRuntime(load_show(path)).tick(clocked(0))
+    np.testing.assert_allclose(a.intensity[:4], [0.0, 0.5, 1.0, 0.0])  # the bar hangs lower
+    np.testing.assert_array_equal(a.cell_intensity, [0, 0, 0, 0, 1, 1, 1, 1])  # cells right of centre
