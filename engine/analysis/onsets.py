@@ -53,6 +53,9 @@ class OnsetOptions:
     peak_share: float = 0.25  # drum-proxy threshold floor: share of the recent onset peak
     peak_half_life: float = 1.0  # seconds
     narrow_bins: int = 16  # bands with fewer bins use band-magnitude flux
+    # A narrow band's onset must also raise its magnitude at least this much (log10: 0.6 = x4,
+    # 12 dB): a kick drum jumps 30+ dB in its band, bass notes and snare leakage far less.
+    narrow_min_rise: float = 0.6
     # Where in the window an onset is when it first shows: the reported time is the frame's
     # end minus this (calibrated on synthetic clicks, see tests/analysis/test_onsets.py).
     time_offset: float = 0.006  # seconds
@@ -61,9 +64,11 @@ class OnsetOptions:
 class OnsetDetector:
     """Causal multi-band onset detector: ``process(block) -> [onset events]``, ``reset()``."""
 
-    def __init__(self, frontend: FrontEnd, options: OnsetOptions | None = None) -> None:
+    def __init__(self, frontend: FrontEnd, options: OnsetOptions | None = None, *, stem: str = "mix") -> None:
         self.fe = frontend
         self.opt = options or OnsetOptions()
+        #: the stem this detector listens to ("mix", or a separated stem fed through its own front end)
+        self.stem = stem
         f = frontend.fast_freqs
         self._bands = []
         for label, lo, hi in ONSET_BANDS:
@@ -77,6 +82,8 @@ class OnsetDetector:
         self._level_a = 1.0 / (self.opt.level_tau * fps)
         # the peak floor is for the drum proxies only: the mix band must keep quiet onsets
         self._peak_share = np.array([0.0 if lab is None else self.opt.peak_share for lab, _ in self._bands])
+        self._floor = np.array([self.opt.narrow_min_rise if len(sel) < self.opt.narrow_bins else 0.0
+                                for _, sel in self._bands])
         self._peak_decay = 0.5 ** (1.0 / (self.opt.peak_half_life * fps))
         self._gap = [int(round((0.5 if lab is None else 1.0) * self.opt.min_gap * fps)) for lab, _ in self._bands]
         self._offset = int(round(self.opt.time_offset * frontend.sample_rate))
@@ -130,7 +137,8 @@ class OnsetDetector:
             # the threshold also stays above a share of recent onset peaks (decaying), which
             # keeps noisy narrow bands from firing on their own fluctuations
             self._peak *= self._peak_decay
-            thr = np.maximum(o.ratio * past_avg + o.delta * self._level, self._peak_share * self._peak)
+            thr = np.maximum(np.maximum(o.ratio * past_avg + o.delta * self._level, self._peak_share * self._peak),
+                             self._floor)
             self._since += 1
             for b, (label, _) in enumerate(self._bands):
                 if (odf[b] >= past_max[b] and odf[b] > thr[b] and self._since[b] > self._gap[b]
@@ -138,7 +146,7 @@ class OnsetDetector:
                     self._since[b] = 0
                     self._peak[b] = max(self._peak[b], odf[b])
                     strength = float(np.tanh((odf[b] - thr[b]) / (4.0 * self._level[b] + 1e-9)))
-                    data = {"stem": "mix", "strength": strength}
+                    data = {"stem": self.stem, "strength": strength}
                     if label:
                         data["label"] = label
                     events.append(FeatureEvent("onset", int(end) - self._offset, int(end), strength, data))
