@@ -75,6 +75,7 @@ class StructureOptions:
     drop_absent_bars: float = 1.5  # bars without low hits before a return can be a drop
     drop_absent_bars_build: float = 0.75  # the same inside a build-up
     drop_mix_db: float = 5.0  # the return's loudest frame within this of the loudest frames
+    drop_groove: float = 0.75  # share of the last 16 beats before the break with a low hit
     confirm: float = 0.035  # s after the first returning frame to decide drop vs. soft return
     snap: float = 0.05  # s: a drop within this of a grid beat is placed on it
     build_step_db: float = 1.0  # each bar of a build-up louder in the high band by this
@@ -82,6 +83,9 @@ class StructureOptions:
     phrase_bars: int = 8
     tempo_change: float = 0.03  # relative tempo change for ``track_change``
     flywheel_bars: int = 64  # bars the beat counter runs on without tracker beats
+    #: beats per bar; None follows the tracker. Dance music is in 4, and the tracker's meter
+    #: guess wanders (3/4 on a kick-and-offbeat-hats intro, measured on generated tracks).
+    meter: int | None = 4
 
 
 class _Ema:
@@ -175,13 +179,15 @@ class StructureAnalyser:
         self._period: float | None = None  # frames per beat
         self._last_tick: int | None = None
         self._beat_count = 0
-        self._meter = 4
+        self._meter = self.opt.meter or 4
         self._down_phase = 0
         self._phase_score = np.zeros(8)
         self._flywheel = 0
         self._trusted: deque[int] = deque(maxlen=32)
         self._fit_period: float | None = None
         self._disagree: deque[float] = deque(maxlen=8)
+        self._low_beats: deque[float] = deque(maxlen=16)
+        self._beat_had_low = False
         self._last_tick_exact: float | None = None
         self._bpm_hist: deque[float] = deque(maxlen=8)
         self._seg = np.zeros(0)
@@ -332,6 +338,7 @@ class StructureAnalyser:
         absent = now - self._last_low_hit
         bar = self.bar_frames or 2.0 * self.sr  # without a grid: assume 120 BPM
         need = o.drop_absent_bars_build if self._build_start_bar is not None else o.drop_absent_bars
+        self._beat_had_low = True
         if self._breakdown or absent >= need * bar:
             # the low end returns: decide within ``confirm`` whether it is a drop
             self._candidate = now
@@ -346,7 +353,14 @@ class StructureAnalyser:
         o = self.opt
         frames_in = int(round((now - self._candidate) / self.hop))
         back = self._cand_low >= self._low_ref - o.low_return_db
-        is_drop = back and self._cand_peak >= (self._peak_ref or self._cand_peak) - o.drop_mix_db
+        # a drop returns to a driving low end: before the break, most beats carried kick/bass
+        # (dance music) rather than the occasional bass note (a waltz, a pizzicato line)
+        flags = list(self._low_beats)
+        while flags and not flags[-1]:  # the beats since the low end left
+            flags.pop()
+        groove = float(np.mean(flags[-12:])) if len(flags) >= 4 else 0.0
+        is_drop = (back and self._cand_peak >= (self._peak_ref or self._cand_peak) - o.drop_mix_db
+                   and groove >= o.drop_groove)
         if is_drop or frames_in >= self._confirm_frames:
             self._fire_return(now, is_drop, back, out)
 
@@ -410,10 +424,13 @@ class StructureAnalyser:
             ref = self._last_tick if not self._upcoming else self._upcoming[-1][0]
             own = self._fit_period or self._period
             if ref is not None and own:
-                if e.time < ref + 0.5 * own:
+                # (the shorter of our period and the tracker's, so that a tracker leaving a
+                # half-tempo lock is heard as disagreeing, not as duplicate beats)
+                if e.time < ref + 0.5 * min(own, 60.0 * self.sr / bpm if bpm > 0 else own):
                     continue  # the same beat again (or one already passed by the flywheel)
                 k = (e.time - ref) / own
-                if abs(k - round(k)) <= 0.1:
+                same_tempo = bpm <= 0 or abs(60.0 * self.sr / bpm / own - 1.0) < 0.1
+                if abs(k - round(k)) <= 0.1 and same_tempo:
                     self._disagree.clear()
                 else:
                     # off our grid (the tracker re-locking after a breakdown): keep the grid
@@ -431,7 +448,7 @@ class StructureAnalyser:
                 if own is None or abs(p / own - 1.0) < 0.03 or self._fit_period is None:
                     self._period = p
                 self._bpm_hist.append(bpm)
-            self._meter = bpb if bpb in (2, 3, 4, 6) else 4
+            self._meter = self.opt.meter or (bpb if bpb in (2, 3, 4, 6) else 4)
             self._upcoming.append((int(e.time), int(e.data.get("position", 0))))
         if hold:
             self._upcoming.clear()
@@ -474,14 +491,14 @@ class StructureAnalyser:
         self._beat_count += 1
         m = self._meter
         score = self._phase_score
-        score *= 0.97
+        score *= 0.99
         if tracker_pos == 1:
-            score[self._beat_count % m] += 0.3
+            score[self._beat_count % m] += 0.15
         # chord/bass change at the beat that just ended: evidence that that beat was a downbeat
         if self._seg_n:
             seg = self._seg / self._seg_n
             if self._prev_seg is not None:
-                change = float(np.abs(10.0 * np.log10((seg[:2] + 1e-12) / (self._prev_seg[:2] + 1e-12))).mean())
+                change = float(abs(10.0 * np.log10((seg[0] + 1e-12) / (self._prev_seg[0] + 1e-12))))
                 score[(self._beat_count - 1) % m] += min(change, 6.0) / 6.0
             self._prev_seg = seg
         self._seg = np.zeros(3)
@@ -494,6 +511,10 @@ class StructureAnalyser:
             self._down_phase = best
         down = self._beat_count % m == self._down_phase % m
         self._ticks.append((t, down))
+        if not self._breakdown and self._build_start_bar is None and self._music:
+            # (frozen through breakdowns and build-ups: it describes the music before them)
+            self._low_beats.append(1.0 if self._beat_had_low else 0.0)
+        self._beat_had_low = False
         if self._build_start_bar is not None and self._bar is not None:
             beats_in = (self._beat_count - self._down_phase) % m
             bars_left = self._expected_drop_bar - self._bar_count - beats_in / m
@@ -501,7 +522,8 @@ class StructureAnalyser:
                 bars_left = self._expected_drop_bar - (self._bar_count + 1)
             out.append(self._event("drop.bars_until", t, now, max(0.0, bars_left)))
         if down:
-            self._downbeat(t, now, out)
+            self._downbeat(t, now, out)  # (build-up check first: a build may drop the kick)
+        self._check_breakdown(now, out)
 
     def _downbeat(self, t: int, now: int, out: list[FeatureEvent]) -> None:
         if self._bar is not None and self._bar.frames:
@@ -600,13 +622,17 @@ class StructureAnalyser:
                 self._end_build(now, out)
         elif (len(bars) >= 3 and self._music and not self._silence_reported_recently()
               and self._bar_count - self._last_build_bar >= self.opt.phrase_bars):
-            h = [b.high_db for b in list(bars)[-4:]]
+            window = list(bars)[-5:]
+            h = [b.high_db for b in window]
             r1, r2 = h[-1] - h[-2], h[-2] - h[-3]
             if r1 >= o.build_step_db and r2 >= o.build_step_db and h[-1] - h[-3] >= o.build_rise_db:
-                # the rise began at the earliest bar of the run of rising bars
-                window = list(bars)[-4:]
+                # the rise began at the earliest bar of the run of rising bars ...
                 k = len(h) - 2
                 while k - 1 >= 1 and h[k - 1] - h[k - 2] >= o.build_step_db:
+                    k -= 1
+                # ... or one bar earlier when that bar dipped (the groove's hats and bass left
+                # as the build began, and the roll starts quiet)
+                if k >= 2 and h[k - 1] < h[k - 2] - 2.0 * o.build_step_db:
                     k -= 1
                 start_bar = window[k]
                 self._build_start_bar = start_bar.index
@@ -621,7 +647,6 @@ class StructureAnalyser:
                 conf = min(1.0, 0.4 + (h[-1] - h[-3]) / 12.0)
                 out.append(self._section("buildup", start_bar.start, now, conf,
                                          drop_expected_in_bars=self._expected_drop_bar - (self._bar_count + 1)))
-        self._check_breakdown(now, out)
         self._check_tempo(now, out)
 
     def _silence_reported_recently(self) -> bool:
