@@ -147,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=10.0, help="seconds per phase (default 10)")
     p.add_argument("--platform", default=os.environ.get("QT_QPA_PLATFORM") or "offscreen",
                    help="Qt platform plugin for the window phase (offscreen, or xcb under xvfb-run)")
+    p.add_argument("--switch-interval", type=float, default=None,
+                   help="sys.setswitchinterval (seconds) during the in-process window phase (default: Python's 0.005)")
     p.add_argument("--block", type=int, default=128)
     p.add_argument("--rate", type=int, default=48000)
     args = p.parse_args(argv)
@@ -230,9 +232,13 @@ def main(argv: list[str] | None = None) -> int:
         meta_timer.timeout.connect(lambda: metas.append(meta_view.read_meta()))
         meta_timer.start(250)
         QTimer.singleShot(int(args.seconds * 1000), app.quit)
+        old_switch = sys.getswitchinterval()
+        if args.switch_interval:
+            sys.setswitchinterval(args.switch_interval)
         c0, t0 = time.process_time(), time.monotonic()
         app.exec()
         t1 = time.monotonic()
+        sys.setswitchinterval(old_switch)
         phases.append(("window", t0, t1, 100.0 * (time.process_time() - c0) / (t1 - t0)))
         meta_timer.stop()
         metas.append(meta_view.read_meta())
@@ -282,7 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     period = 1000.0 * args.block / args.rate
     print(f"# beamsync bench ui: JACK dummy {args.rate} Hz, {args.block}-frame blocks (period {period:.3f} ms), "
           f"{'SCHED_FIFO' if server.realtime else 'no-realtime'}; engine in a worker process; window platform "
-          f"'{args.platform}'; {args.seconds:g} s per phase; {os.cpu_count()} CPUs, load average "
+          f"'{args.platform}'; switch interval in the window phase {args.switch_interval or sys.getswitchinterval():g} s; "
+          f"{args.seconds:g} s per phase; {os.cpu_count()} CPUs, load average "
           f"{os.getloadavg()[0]:.2f}; show fps {status['show_fps']:.0f}")
     print(f"{'phase':<12}{'main CPU%':>10}{'callbacks':>10}{'p50 ms':>8}{'p99 ms':>8}{'max ms':>8}{'std ms':>8}"
           f"{'xruns':>6}  sACN per universe: fps, interval std/p99/max ms")

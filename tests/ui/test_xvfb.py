@@ -42,3 +42,26 @@ def test_beamsync_run_opens_the_window_under_xvfb(tmp_path, club_show, demo):
     assert arr.shape[0] >= 600 and arr.shape[1] >= 1000
     assert helpers.distinct_colours(arr) > 200
     assert helpers.saturated_pixels(arr) > 2000  # lit fixtures, meters, onset ticks
+
+
+def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "engine.cli", "run", *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+def test_run_without_a_display_or_with_headless_opens_no_window(tmp_path, club_show, demo):
+    import soundfile as sf
+
+    wav = tmp_path / "demo.wav"
+    sf.write(wav, demo.samples[: 3 * 48000], 48000)
+    base = dict(os.environ, JACK_NO_START_SERVER="1")
+    for key in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY", "JACK_DEFAULT_SERVER"):
+        base.pop(key, None)
+    args = [str(club_show), "--audio", str(wav), "--engine", "thread", "--duration", "1.5"]
+    r = _run(args, base)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "beamsync: no window (no display (DISPLAY/WAYLAND_DISPLAY unset)); running headless" in r.stderr
+    assert "monitor window open" not in r.stderr and "done after" in r.stderr
+    r = _run([*args, "--headless"], dict(base, QT_QPA_PLATFORM="offscreen"))  # a display, but asked not to
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "monitor window" not in r.stderr and "no window" not in r.stderr and "done after" in r.stderr
