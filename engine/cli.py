@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "engine.analysis.separate_command",  # separate
     "engine.fixtures.commands",  # fixtures
     "engine.output.commands",  # outputs
+    "engine.control.commands",  # midi
 ]
 
 

@@ -83,7 +83,7 @@ class Controls:
             if args.midi_map:
                 from engine.control.midi import start_midi
 
-                self.midi = start_midi(args.midi_map, self.operator, self.health.snapshot)
+                self.midi = start_midi(args.midi_map, self.operator, self.health.snapshot, engine.status)
                 self.health.extra["midi"] = self.midi.stats
             if args.link:
                 from engine.control.link import LinkSync
