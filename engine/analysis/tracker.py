@@ -142,7 +142,7 @@ class BeatTracker:
         """Forget everything except options: no tempo, no phase, automatic mode."""
         self._alpha[...] = self._prior
         self._index = -1
-        self._act = np.zeros(16)  # recent beat+downbeat activations, ring by frame index
+        self._act = np.zeros(256)  # recent beat+downbeat activations (5 s), ring by frame index
         self._last_recorded = -1e9
         self._run: list[float] = []  # recent beats on the clock (activation frames)
         self._candidate: list[float] = []  # recent beats off the clock
@@ -296,11 +296,32 @@ class BeatTracker:
             self._candidate = [t]
         # a young clock (few beats on it) gives way after two beats, an established one after three
         needed = 2 if len(self._run) < 6 else 3
+        if len(self._candidate) >= needed and len(self._run) >= 6 and not self._candidate_is_better():
+            return  # the audio still supports the established clock as well: keep it
         if len(self._candidate) >= needed or not self._acquired:
             self._run = list(self._candidate[-8:])
             self._fit(interval, k, meter)
             # first lock: three consistent beats, or two when the HMM is already sure of them
             self._acquired = self._acquired or len(self._run) >= 3 or (len(self._run) >= 2 and self._conc >= 0.7)
+
+    def _support(self, times: np.ndarray) -> float:
+        """Mean activation peak (±1 frame) at the given activation-frame times."""
+        idx = np.round(times).astype(int)
+        idx = idx[(idx >= self._index - len(self._act) + 2) & (idx <= self._index - 1)]
+        if len(idx) == 0:
+            return 0.0
+        ring = len(self._act)
+        return float(np.mean([self._act[[(i + d) % ring for d in (-1, 0, 1)]].max() for i in idx]))
+
+    def _candidate_is_better(self) -> bool:
+        """Do the candidate's beats carry clearly more activation than the clock's beats over the
+        same stretch? (An HMM flip to a related tempo, e.g. 4:3, must earn its switch.)"""
+        cand = np.asarray(self._candidate)
+        start, end = cand[0], cand[-1]
+        n0 = int(np.ceil((start - self.anchor) / self.period - 0.5))
+        n1 = int(np.floor((end - self.anchor) / self.period + 0.5))
+        clock_beats = self.anchor + self.period * np.arange(n0, n1 + 1)
+        return self._support(cand) > 1.2 * self._support(clock_beats) + 0.02
 
     def _fit(self, interval: int, k: int, meter: int) -> None:
         """Period and phase of the beat clock from the beats in ``_run`` (a line through them)."""
