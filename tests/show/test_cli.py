@@ -101,9 +101,9 @@ def test_schema_flags_what_the_loader_rejects():
 
 def test_check_json_output(tmp_path: Path, capsys):
     bad = tmp_path / "bad.yaml"
-    bad.write_text("signals:\n  x: levl\n")
+    bad.write_text("signals:\n  s: levl\n")
     assert main(["check", "--json", str(bad)]) == 1
     report = json.loads(capsys.readouterr().out)
     assert report == [{"show": str(bad), "ok": False, "problems": [
-        {"severity": "error", "file": str(bad), "line": 2, "column": 6, "path": "signals.x",
+        {"severity": "error", "file": str(bad), "line": 2, "column": 6, "path": "signals.s",
          "message": "unknown name 'levl' (did you mean 'level'?)"}]}]
