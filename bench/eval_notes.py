@@ -31,6 +31,7 @@ madmom test clip ``madmom_testdata/audio/stereo_sample.wav`` (piano, with
     .venv/bin/python bench/eval_notes.py --seconds 0   # whole files
     .venv/bin/python bench/eval_notes.py --settle
     .venv/bin/python bench/eval_notes.py --harmony   # chords and key from POP909 MIDI notes
+    .venv/bin/python bench/eval_notes.py --harmony --audio-songs 4   # ... from FluidSynth renders
 """
 
 from __future__ import annotations
@@ -391,8 +392,7 @@ def harmony(args: argparse.Namespace) -> int:
                     batch.append(evs[i])
                     i += 1
                 tracker.update(batch, now)
-                c = tracker.chord
-                est_lab.append("N" if c.root is None else f"{PC_SPELLING[c.root]}:{MIREX_SUFFIX[c.quality]}")
+                est_lab.append(_chord_label(tracker.chord))
                 t = now / rate
                 if t >= 10.0:
                     ann = next((_key_pc(lab) for a, b, lab in keys if float(a) <= t < float(b)), None)
@@ -400,13 +400,8 @@ def harmony(args: argparse.Namespace) -> int:
                         key_n += 1
                         k = tracker.key
                         key_hits += int(k is not None and (k.tonic, k.mode) == ann)
-            edges = np.arange(len(est_lab) + 1) * step / rate
-            starts = [0] + [j for j in range(1, len(est_lab)) if est_lab[j] != est_lab[j - 1]]
-            est_iv = np.array([[edges[a], edges[b]] for a, b in zip(starts, starts[1:] + [len(est_lab)])])
-            est_lab = [est_lab[a] for a in starts]
-            times = edges
-            ref_iv, ref_lab = mir_eval.util.adjust_intervals(ref_iv, ref_lab, 0.0, edges[-1], "N", "N")
-            scores = mir_eval.chord.evaluate(ref_iv, ref_lab, est_iv, est_lab)
+            scores = _chord_scores(ref_iv, ref_lab, est_lab, step / rate)
+            times = np.arange(len(est_lab) + 1) * step / rate
             weight = float(times[-1])
             for name in ("root", "majmin", "sevenths"):
                 totals[name].append(scores[name] * weight)
@@ -419,6 +414,78 @@ def harmony(args: argparse.Namespace) -> int:
             f"majmin {sum(totals['majmin']) / w:.3f}  sevenths {sum(totals['sevenths']) / w:.3f}  "
             f"key agreement {sum(totals['key']) / max(1, sum(totals['key_weight'])):.3f} (time-weighted, after 10 s)"
         )
+    return 0
+
+
+def _chord_label(chord: object) -> str:
+    root = getattr(chord, "root")
+    return "N" if root is None else f"{PC_SPELLING[root]}:{MIREX_SUFFIX[getattr(chord, 'quality')]}"
+
+
+def _chord_scores(ref_iv: np.ndarray, ref_lab: list[str], est_lab: list[str], step_s: float) -> dict[str, float]:
+    """mir_eval chord scores of labels sampled every ``step_s`` seconds from 0."""
+    import mir_eval
+
+    edges = np.arange(len(est_lab) + 1) * step_s
+    starts = [0] + [j for j in range(1, len(est_lab)) if est_lab[j] != est_lab[j - 1]]
+    est_iv = np.array([[edges[a], edges[b]] for a, b in zip(starts, starts[1:] + [len(est_lab)])])
+    ref_iv, ref_lab = mir_eval.util.adjust_intervals(ref_iv, list(ref_lab), 0.0, edges[-1], "N", "N")
+    return dict(mir_eval.chord.evaluate(ref_iv, ref_lab, est_iv, [est_lab[a] for a in starts]))
+
+
+def harmony_audio(args: argparse.Namespace) -> int:
+    """End to end on POP909 songs rendered with FluidSynth (General MIDI, FluidR3): the mix-preset
+    transcriber and the harmony tracker over the audio; note F against the MIDI notes, chord
+    scores against ``chord_midi.txt`` (chord sampled after every 1024-frame block)."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    from engine.analysis.harmony import HarmonyAnalyser, HarmonyTracker
+
+    sf2 = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+    if shutil.which("fluidsynth") is None or not sf2.exists():
+        print("fluidsynth or /usr/share/sounds/sf2/FluidR3_GM.sf2 missing; nothing measured")
+        return 1
+    songs = sorted(Path(args.data, "midi", "pop909").glob("[0-9][0-9][0-9]"))[: args.audio_songs]
+    model = BasicPitchModel(threads=1)
+    counts = [0, 0, 0]
+    chord_tot: dict[str, float] = {"root": 0.0, "majmin": 0.0, "sevenths": 0.0}
+    total_s = 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        for song in songs:
+            wav = Path(tmp) / f"{song.name}.wav"
+            subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.6", "-r", "44100", "-F", str(wav), str(sf2),
+                            str(song / f"{song.name}.mid")], check=True, capture_output=True)
+            audio, rate = load_audio(wav)
+            audio = audio[: int(args.seconds * rate)] if args.seconds > 0 else audio
+            dur = len(audio) / rate
+            ref = midi_notes(song / f"{song.name}.mid")
+            ref = ref[ref[:, 0] < dur - 0.05]
+            analyser = HarmonyAnalyser(NoteTranscriber(rate, model=model, octave_ghost_frames=args.ghosts), HarmonyTracker(rate))
+            events, labels = [], []
+            for start in range(0, len(audio), BLOCK):
+                events += analyser.process(AudioBlock(start, audio[start : start + BLOCK], rate))
+                labels.append(_chord_label(analyser.tracker.chord))
+            events += analyser.flush(len(audio))
+            est = np.array(sorted((e.time / rate, e.time / rate + 0.1, e.data["pitch"]) for e in events if e.name == "note_on")).reshape(-1, 3)
+            p, r, f, matches = score(ref, est)
+            counts[0] += len(ref)
+            counts[1] += len(est)
+            counts[2] += len(matches)
+            rows = [line.split() for line in (song / "chord_midi.txt").read_text().splitlines() if line.strip()]
+            rows = [(float(a), float(b), lab) for a, b, lab in rows if float(a) < dur]
+            ref_iv = np.array([[a, min(b, dur)] for a, b, _ in rows])
+            scores = _chord_scores(ref_iv, [lab for _, _, lab in rows], labels, BLOCK / rate)
+            for name in chord_tot:
+                chord_tot[name] += scores[name] * dur
+            total_s += dur
+            print(f"POP909 {song.name} ({dur:.0f} s): notes P {p:.3f} R {r:.3f} F {f:.3f}  chord root {scores['root']:.3f} "
+                  f"majmin {scores['majmin']:.3f}")
+    n_ref, n_est, n_match = counts
+    p, r = n_match / max(1, n_est), n_match / max(1, n_ref)
+    print(f"TOTAL {len(songs)} renders, {total_s:.0f} s: notes P {p:.3f} R {r:.3f} F {2 * p * r / max(1e-9, p + r):.3f}  "
+          + "  ".join(f"chord {k} {v / total_s:.3f}" for k, v in chord_tot.items()))
     return 0
 
 
@@ -435,10 +502,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--settle-seconds", type=float, default=8.0, help="seconds per file for --settle")
     ap.add_argument("--harmony", action="store_true", help="chord/key accuracy of the harmony tracker on POP909 MIDI")
     ap.add_argument("--songs", type=int, default=40, help="POP909 songs for --harmony")
+    ap.add_argument("--audio-songs", type=int, default=0,
+                    help="with --harmony: render this many POP909 songs with FluidSynth and run the whole chain on the audio")
+    ap.add_argument("--ghosts", type=int, default=None,
+                    help="with --audio-songs: octave_ghost_frames for the renders (default: the mix preset, off)")
     ap.add_argument("--lag", type=float, nargs="+", default=[0.0, 0.2], help="note detection delays (s) for --harmony")
     args = ap.parse_args(argv)
     if args.harmony:
-        return harmony(args)
+        return harmony(args) if args.audio_songs == 0 else harmony_audio(args)
     return settle(args) if args.settle else evaluate(args)
 
 
