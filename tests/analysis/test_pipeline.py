@@ -67,3 +67,36 @@ def test_pipeline_reset_replays_identically():
     # times are stream frames: the stream started at frame 10,000
     assert min(t for _, t, _, _ in a) >= 0
     assert np.isfinite([v for *_, v in a]).all()
+
+
+def test_beat_analyser_overrides_take_stream_frames_and_seconds():
+    rate = 48000
+    x, _, _ = drum_track(rate, 120, 6, seed=1)
+    pipe = AnalysisPipeline(rate, AnalysisOptions(onsets=False, levels=False, structure=False))
+    beats = pipe.beats
+    events = []
+    for s in range(0, len(x), 960):
+        events.extend(pipe.process(AudioBlock(s, x[s : s + 960], rate)))
+    before = beats.clock(len(x))
+    beats.nudge(0.010)  # seconds
+    after = beats.clock(len(x))
+    assert after.next_beats[0] - before.next_beats[0] == 480  # 10 ms at 48 kHz
+    beats.set_mode("manual")
+    for t in (6.0, 6.5, 7.0, 7.5):
+        beats.tap(int(t * rate))
+    clk = beats.clock(int(7.6 * rate))
+    assert clk.mode == "manual" and abs(clk.bpm - 120) < 1e-6
+    assert abs(clk.next_beats[0] - 8.0 * rate) <= 1
+    beats.resync(int(8.0 * rate))
+    assert beats.clock(int(8.01 * rate)).beat_in_bar == 1
+
+
+def test_onset_stem_name():
+    from engine.analysis.onsets import OnsetDetector
+
+    x, _, _ = drum_track(44100, 100, 3)
+    det = OnsetDetector(FrontEnd(44100), stem="drums")
+    events = []
+    for s in range(0, len(x), 512):
+        events.extend(det.process(AudioBlock(s, x[s : s + 512], 44100)))
+    assert events and {e.data["stem"] for e in events} == {"drums"}
