@@ -375,10 +375,14 @@ class StructureAnalyser:
         if absent >= o.breakdown_bars * bar - 0.25 * (self._period or 0.5 * self.sr) \
                 and self._low_s < self._low_ref - o.low_absent_db:
             self._breakdown = True
-            t = self._first_downbeat_after(self._last_low_hit)
+            # the breakdown starts on the beat after the last kick/bass hit, a downbeat
+            t = self._first_tick_after(self._last_low_hit + int(0.1 * (self._period or 0.5 * self.sr)))
             conf = min(1.0, (self._low_ref - self._low_s) / (2.0 * o.low_absent_db))
             out.append(self._section("breakdown_start", t, now, conf))
-            self._anchor_at(t, now, out)
+            phase_before = self._down_phase
+            self._make_downbeat(t, 2.0)
+            if self._down_phase == phase_before:
+                self._anchor_at(t, now, out)
 
     def _fire_return(self, now: int, is_drop: bool, back: bool, out: list[FeatureEvent]) -> None:
         if not (back or is_drop):  # a low hit (snare body, a riser's rumble), not the low end
@@ -566,21 +570,33 @@ class StructureAnalyser:
         elif t > self._bar.start:  # the downbeat at t is still to come
             self._anchor_bar = self._bar_count + 1
 
-    def _make_downbeat(self, t: int) -> None:
-        """A drop landed on the beat at ``t``: that beat is a downbeat from now on."""
+    def _make_downbeat(self, t: int, weight: float = 4.0) -> None:
+        """Evidence that the beat at ``t`` is a downbeat (a drop lands on one; a breakdown
+        starts on one): vote for its bar phase with ``weight``."""
         if self._period is None or self._last_tick is None:
             return
         n = self._beat_count + int(round((t - self._last_tick) / self._period))
         m = self._meter
         phase = n % m
         self._phase_score[:m] *= 0.5
-        self._phase_score[phase] += 4.0
-        if phase != self._down_phase % m:
+        self._phase_score[phase] += weight
+        if phase != self._down_phase % m and self._phase_score[phase] >= self._phase_score[:m].max():
             self._down_phase = phase
-            if t <= self._last_tick + 0.5 * self._period:
-                # the drop beat was already ticked as an ordinary beat: start its bar now
-                tick_t = t
-                self._bars_restart(tick_t)
+            if abs(t - self._last_tick) <= 0.5 * self._period:
+                # the beat was just ticked as an ordinary beat: its bar starts now
+                self._bars_restart(t)
+            elif t < self._last_tick:
+                # a past downbeat: the bars since then are counted from it
+                self._anchor_past(t)
+
+    def _anchor_past(self, t: int) -> None:
+        """Count the phrase from a downbeat ``t`` a few beats back (the next downbeat tick is
+        a whole number of bars after it)."""
+        if self._period is None or self._last_tick is None:
+            return
+        bar = self._period * self._meter
+        j = max(1, math.ceil((self._last_tick - t) / bar + 0.01))
+        self._anchor_bar = self._bar_count + 1 - j
 
     def _bars_restart(self, t: int) -> None:
         if self._bar is not None and self._bar.frames:
@@ -602,6 +618,12 @@ class StructureAnalyser:
         if abs(best - onset) <= self.opt.snap * self.sr:
             return int(best), True
         return onset, False
+
+    def _first_tick_after(self, frame: int) -> int:
+        for t, _ in self._ticks:
+            if t > frame:
+                return t
+        return frame
 
     def _first_downbeat_after(self, frame: int) -> int:
         for t, down in self._ticks:
