@@ -15,6 +15,7 @@ BENCHMARKS: dict[str, str] = {
     "latency": "engine.live.bench:main",
     "beats": "engine.analysis.bench:main",
     "show": "engine.show.bench:main",
+    "structure": "engine.analysis.structure_eval:main",
     "render": "engine.fixtures.bench:main",
     "output": "engine.output.bench:main",
 }
