@@ -11,13 +11,14 @@ stems when separation runs) and publishes, in input-stream frames:
   value derived from ``note_on``; these events do not reuse it.)
 * ``chroma`` every ``chroma_interval`` seconds: ``value`` = total weight, ``data["values"]`` =
   12 weights normalised to a maximum of 1 (all 0 in silence). Each sounding note weighs its
-  velocity times an envelope that halves towards a floor over ``note_decay`` seconds and dies
-  away over ``release`` seconds after its note-off;
+  velocity times an envelope that decays from 1 towards ``sustain_floor`` with time constant
+  ``note_decay`` seconds, and after its note-off dies away with time constant ``release``;
 * ``chord`` when the chord changes (to a chord whose template fits with at least
   ``min_chord_confidence``, or to "N" in silence), judged on :meth:`HarmonyTracker.chord_chroma`
-  (recent attacks weigh most): ``data`` = ``{"root": 0..11 or None, "name",
-  "quality": maj/min/7/maj7/min7/dim/sus4 or "N" (no chord), ``name`` such as "C", "Am", "G7", "Fmaj7", "Dm7", "bass", "confidence"}``; the
-  confidence is the cosine similarity between the chroma and the chord's template (0..1);
+  (recent attacks weigh most): ``data`` = ``{"root": 0..11 or None, "name": "C", "Am", "G7",
+  "Fmaj7", "Dm7", "Bdim", "Dsus4" or "N", "quality": maj/min/7/maj7/min7/dim/sus4 or N,
+  "bass": pitch class of the lowest sounding note, "confidence"}``; the confidence is the
+  cosine similarity between the chroma and the chord's template (0..1);
 * ``key`` when the key changes and every ``key_interval`` seconds: ``data`` = ``{"tonic",
   "name", "mode": major/minor, "confidence", "correlation"}``, from the Krumhansl–Kessler
   profiles correlated with a long-term pitch-class histogram of note-ons (time constant

@@ -244,3 +244,11 @@ def test_decoder_is_chunk_invariant(chunks: list[int], seed: int) -> None:
         i += 1
     parts_e += dec.flush()
     assert parts_s == whole_s and parts_e == whole_e
+
+
+def test_stem_presets(model: BasicPitchModel) -> None:
+    assert NoteTranscriber(RATE, model=model, stem="bass").decoder.octave_ghost_frames == 3
+    assert NoteTranscriber(RATE, model=model).decoder.octave_ghost_frames == 0
+    assert NoteTranscriber(RATE, model=model, stem="bass", octave_ghost_frames=0).decoder.octave_ghost_frames == 0
+    budget = NoteTranscriber(RATE, model=model, budget=True)
+    assert budget.hop_frames == 28 and NoteTranscriber(RATE, model=model).hop_frames == 9
