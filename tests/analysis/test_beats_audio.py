@@ -83,3 +83,13 @@ def test_drums_drop_out_and_the_clock_holds():
     assert all(e.data["confidence"] > 0.8 for e in beat_ev if 17.0 < e.time / rate < 21.5)
     clk = analyser.clock(int(21.0 * rate))
     assert clk.locked and abs(clk.bpm - 124) < 2.0
+
+
+def test_relocks_after_a_tempo_change_in_audio():
+    rate = 44100
+    x, beats, _ = drum_track(rate, 120, 16, tempo_change=(8.0, 140))
+    events = feed(AnalysisPipeline(rate, AnalysisOptions(onsets=False, levels=False, structure=False)), x, rate, [512])
+    fired = np.array([e.time for e in events if e.name == "beat"]) / rate
+    after = fired[(fired > 12.0) & (fired < beats[-1] + 0.01)]  # within 4 s of the change
+    assert len(after) >= 0.95 * np.sum(beats > 12.0)
+    assert np.all(np.abs(_err(after, beats)) < 0.035)
