@@ -107,7 +107,7 @@ def _run(args: argparse.Namespace) -> int:
 
             ok, why = window_available()
             if ok:
-                return run_window(engine, source, args, label=what)
+                return run_window(engine, source, args, label=what, controls=controls)
             print(f"beamsync: no window ({why}); running headless", file=sys.stderr)
         next_report = started + 1.0
         done_sent = False

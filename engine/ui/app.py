@@ -149,17 +149,24 @@ def make_app() -> Any:
     return app
 
 
-def run_window(engine: Any, source: Any, args: Any, label: str = "") -> int:
+def run_window(engine: Any, source: Any, args: Any, label: str = "", controls: Any = None) -> int:
     """Show the monitor for a started engine until the window closes; returns the exit code.
 
     Closing the window does not stop the outputs: the show keeps running headless until
-    Ctrl-C or ``--duration``; Ctrl+Q (or the engine stopping) ends the run.
+    Ctrl-C or ``--duration``; Ctrl+Q (or the engine stopping) ends the run. ``controls`` (the
+    run's :class:`engine.control.controls.Controls`) is ticked from the waiting loops, so
+    SIGTERM/SIGINT, SIGHUP reload, the watchdog and the status log work with a window too.
     """
     label = label or getattr(source, "name", "") or type(source).__name__
     host = EngineHost(engine, source, label, block_size=getattr(args, "block_size", 128) or 128)
     if engine.mode == "process" and os.environ.get("BEAMSYNC_UI_PROCESS", "1") != "0":
-        return _run_ui_process(host, args)
-    return _run_in_process(host, args)
+        return _run_ui_process(host, args, controls)
+    return _run_in_process(host, args, controls)
+
+
+def _stop_requested(controls: Any) -> bool:
+    """Tick the run's controls (signals, watchdog, status log); True when a signal asks to stop."""
+    return bool(controls is not None and controls.tick(time.monotonic()))
 
 
 def _finish(host: EngineHost, started: float) -> int:
@@ -176,7 +183,7 @@ def _finish(host: EngineHost, started: float) -> int:
     return 1 if failed else 0
 
 
-def _run_ui_process(host: EngineHost, args: Any) -> int:
+def _run_ui_process(host: EngineHost, args: Any, controls: Any = None) -> int:
     """The window in its own process (see :mod:`engine.ui.remote`); this process keeps the audio
     callback and waits."""
     from engine.audio.filesource import FileSource
@@ -196,6 +203,9 @@ def _run_ui_process(host: EngineHost, args: Any) -> int:
     ended = False
     try:
         while not ui.closed.wait(0.1):
+            if _stop_requested(controls):
+                ended = True
+                break
             if host.switching:
                 continue
             for kind, text in host.engine.poll_messages():
@@ -215,7 +225,7 @@ def _run_ui_process(host: EngineHost, args: Any) -> int:
         ui.stop()
         if not ended and not ui.quit_requested and host.engine.alive:
             print("beamsync: window closed, the show keeps running (Ctrl-C to stop)", file=sys.stderr)
-            _headless_wait(host, started, duration, state)
+            _headless_wait(host, started, duration, state, controls)
     except KeyboardInterrupt:
         pass
     finally:
@@ -223,7 +233,7 @@ def _run_ui_process(host: EngineHost, args: Any) -> int:
     return _finish(host, started)
 
 
-def _run_in_process(host: EngineHost, args: Any) -> int:
+def _run_in_process(host: EngineHost, args: Any, controls: Any = None) -> int:
     """The window in this process (thread engine, or ``BEAMSYNC_UI_PROCESS=0``)."""
     from PySide6.QtCore import QTimer
 
@@ -238,6 +248,10 @@ def _run_in_process(host: EngineHost, args: Any) -> int:
 
     def housekeeping() -> None:  # runs in the Qt loop; also lets Python see Ctrl-C
         now = time.monotonic()
+        if _stop_requested(controls):
+            state["interrupted"] = True
+            win.quit_requested = True
+            win.close()
         if duration and now - started >= duration:
             win.quit_requested = True
             win.close()
@@ -262,7 +276,8 @@ def _run_in_process(host: EngineHost, args: Any) -> int:
         win.quit_requested = True
         win.close()
 
-    old = signal.signal(signal.SIGINT, on_sigint)
+    # Ctrl-C: the run's controls handle it (ticked above); without them, close the window here.
+    old = signal.signal(signal.SIGINT, on_sigint) if controls is None else None
     timer = QTimer()
     timer.timeout.connect(housekeeping)
     timer.start(200)
@@ -272,16 +287,20 @@ def _run_in_process(host: EngineHost, args: Any) -> int:
     try:
         app.exec()
         timer.stop()
-        signal.signal(signal.SIGINT, old)
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
+            old = None
         if not win.quit_requested and host.engine.alive:
             print("beamsync: window closed, the show keeps running (Ctrl-C to stop)", file=sys.stderr)
-            _headless_wait(host, started, duration, state)
+            _headless_wait(host, started, duration, state, controls)
     finally:
-        signal.signal(signal.SIGINT, old)
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
     return _finish(host, started)
 
 
-def _headless_wait(host: EngineHost, started: float, duration: float | None, state: dict[str, Any]) -> None:
+def _headless_wait(host: EngineHost, started: float, duration: float | None, state: dict[str, Any],
+                   controls: Any = None) -> None:
     """What ``beamsync run --headless`` does, after the window was closed: one status line a second."""
     from engine.audio.filesource import FileSource
     from engine.run import _status_line
@@ -290,6 +309,8 @@ def _headless_wait(host: EngineHost, started: float, duration: float | None, sta
     try:
         while host.engine.alive:
             time.sleep(0.1)
+            if _stop_requested(controls):
+                break
             if time.monotonic() >= next_report:
                 print(_status_line(host.engine.status.snapshot(), time.monotonic() - started, host.source.stats()),
                       file=sys.stderr, flush=True)

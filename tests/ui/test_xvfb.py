@@ -65,3 +65,35 @@ def test_run_without_a_display_or_with_headless_opens_no_window(tmp_path, club_s
     r = _run([*args, "--headless"], dict(base, QT_QPA_PLATFORM="offscreen"))  # a display, but asked not to
     assert r.returncode == 0, r.stderr[-2000:]
     assert "monitor window" not in r.stderr and "no window" not in r.stderr and "done after" in r.stderr
+
+
+def test_sigterm_stops_a_run_with_a_window_cleanly(tmp_path, club_show, demo):
+    import signal
+    import time
+
+    import soundfile as sf
+
+    wav = tmp_path / "demo.wav"
+    sf.write(wav, demo.samples[: 3 * 48000], 48000)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", JACK_NO_START_SERVER="1", PYTHONUNBUFFERED="1")
+    env.pop("JACK_DEFAULT_SERVER", None)
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", str(club_show), "--audio", str(wav), "--loop",
+                             "--engine", "thread"], cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stderr.readline()
+            lines.append(line)
+            if "monitor window open" in line or not line:
+                break
+        assert any("monitor window open" in ln for ln in lines), "".join(lines)
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.communicate(timeout=30)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, rest[-2000:]
+    assert "done after" in rest
