@@ -56,6 +56,8 @@ class EngineHost:
         self.block_size = block_size
         self.swaps = 0
         self.switching = False  # True while the engine is being replaced (its old one is stopped)
+        #: Called with (engine, source) after every swap (other holders of the engine rebind here).
+        self.on_swap: list[Any] = []
 
     def feed(self) -> MonitorFeed:
         return MonitorFeed.from_engine(self.engine, self.label)
@@ -105,10 +107,16 @@ class EngineHost:
             engine = LiveEngine(show, previous, mode=mode)
             engine.start()
             self.engine, self.source = engine, previous
+            self._notify()
             raise DeviceSwitchError(f"{exc}; back on {self.label}", self.feed()) from exc
         self.engine, self.source, self.label = engine, source, label
         self.swaps += 1
+        self._notify()
         return self.feed()
+
+    def _notify(self) -> None:
+        for fn in self.on_swap:
+            fn(self.engine, self.source)
 
 
 def _reopen(source: Any, shared: bool) -> Any:
@@ -159,6 +167,8 @@ def run_window(engine: Any, source: Any, args: Any, label: str = "", controls: A
     """
     label = label or getattr(source, "name", "") or type(source).__name__
     host = EngineHost(engine, source, label, block_size=getattr(args, "block_size", 128) or 128)
+    if controls is not None and hasattr(controls, "rebind"):  # OSC/MIDI follow the engine after a device swap
+        host.on_swap.append(controls.rebind)
     if engine.mode == "process" and os.environ.get("BEAMSYNC_UI_PROCESS", "1") != "0":
         return _run_ui_process(host, args, controls)
     return _run_in_process(host, args, controls)

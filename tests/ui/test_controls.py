@@ -258,6 +258,8 @@ def test_switching_the_input_restarts_the_engine_on_the_new_source(qtbot, live, 
     from engine.ui.window import MonitorWindow
 
     host = EngineHost(live, live.source, "demo clip")
+    swapped = []
+    host.on_swap.append(lambda engine, source: swapped.append((engine, source)))
     win = MonitorWindow(host.feed(), settings=settings, list_devices=lambda: [(7, "7: pretend device")],
                         switch_device=lambda i: host.switch_source(
                             FileSource(samples=demo.samples[::-1].copy(), sample_rate=48000, loop=True), f"device {i}"))
@@ -269,6 +271,7 @@ def test_switching_the_input_restarts_the_engine_on_the_new_source(qtbot, live, 
     try:
         win.input.devices.activated.emit(1)
         assert host.swaps == 1 and host.engine is not live and not live.alive and host.engine.alive
+        assert swapped == [(host.engine, host.source)]
         assert win.feed.source_label == "device 7"
         assert win.input.source_label.text() == "device 7"
         f1 = host.engine.telemetry.read_fixtures().frame
