@@ -78,6 +78,7 @@ class TrackerOptions:
     # The CRNN's activation peaks this long before the drum onset it marks (measured on
     # synthetic drum tracks at 96, 120 and 137 BPM: 8-12 ms); beat times are moved by it.
     model_lead: float = 0.010
+    weak_share: float = 0.5  # a beat below this share of the clock's typical peak does not move it
     phase_tolerance: float = 0.1  # a beat within this share of a period of the clock refines it
     hold: float = 8.0  # seconds the clock keeps firing on its own after the last clear beat
     predict: bool = True
@@ -153,6 +154,7 @@ class BeatTracker:
         self._conc = 0.0
         self._evidence = 0.0
         self._mean_act = 0.0  # slow mean of the activation (about 2 s)
+        self._strength = 0.0  # typical activation peak of the beats on the clock
         self.confidence = 0.0
         self._acquired = False  # three consistent beats seen: firing may start
         self._last_good = -1e9  # activation frame of the last clear, confident beat
@@ -274,19 +276,21 @@ class BeatTracker:
         self._last_recorded = int(round(t))
         if self.mode == MANUAL:
             return
-        if contrast < self.opt.weak_beat:
-            # no evidence (breakdown, silence): hold tempo and phase rather than follow the HMM's
-            # drift; before the first lock such a beat counts for nothing
+        if contrast < self.opt.weak_beat or (self._acquired and peak < self.opt.weak_share * self._strength):
+            # no evidence (breakdown, silence), or far weaker than the beats that built the clock
+            # (a pad's chord change in a breakdown): hold tempo and phase rather than follow the
+            # HMM's drift; before the first lock such a beat counts for nothing
             return
         if self._acquired and self.period and self.anchor is not None:
             n = round((t - self.anchor) / self.period)
             dev = t - (self.anchor + n * self.period)
-            if (n >= 1 and abs(dev) <= self.opt.phase_tolerance * self.period
-                    and abs(interval - self.period) <= 0.12 * self.period):
+            # (whatever the HMM's interval is just now: after a breakdown it may have drifted)
+            if n >= 1 and abs(dev) <= self.opt.phase_tolerance * self.period:
                 # on the clock: refine it
+                self._strength = 0.8 * self._strength + 0.2 * peak
                 self._run = (self._run + [t])[-8:]
                 self._candidate = []
-                self._fit(interval, k, meter)
+                self._fit(self.period, k, meter)  # the clock's own period bounds the refit
                 return
         # off the clock (or no clock yet): a candidate grid, adopted after three consistent beats,
         # so one stray activation never moves the clock but a real change of tempo or phase does
@@ -300,6 +304,7 @@ class BeatTracker:
             return  # the audio still supports the established clock as well: keep it
         if len(self._candidate) >= needed or not self._acquired:
             self._run = list(self._candidate[-8:])
+            self._strength = self._support(np.asarray(self._run))
             self._fit(interval, k, meter)
             # first lock: three consistent beats, or two when the HMM is already sure of them
             self._acquired = self._acquired or len(self._run) >= 3 or (len(self._run) >= 2 and self._conc >= 0.7)
@@ -317,13 +322,15 @@ class BeatTracker:
         """Do the candidate's beats carry clearly more activation than the clock's beats over the
         same stretch? (An HMM flip to a related tempo, e.g. 4:3, must earn its switch.)"""
         cand = np.asarray(self._candidate)
+        if self._support(cand) < self.opt.weak_share * self._strength:
+            return False  # weaker than the beats the clock was built on: not a new beat grid
         start, end = cand[0], cand[-1]
         n0 = int(np.ceil((start - self.anchor) / self.period - 0.5))
         n1 = int(np.floor((end - self.anchor) / self.period + 0.5))
         clock_beats = self.anchor + self.period * np.arange(n0, n1 + 1)
         return self._support(cand) > 1.2 * self._support(clock_beats) + 0.02
 
-    def _fit(self, interval: int, k: int, meter: int) -> None:
+    def _fit(self, interval: float, k: int, meter: int) -> None:
         """Period and phase of the beat clock from the beats in ``_run`` (a line through them)."""
         step = self.period if self.period and self._acquired else float(interval)
         t = np.asarray(self._run)

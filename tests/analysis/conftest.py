@@ -34,11 +34,13 @@ def feed(analyser, x: np.ndarray, rate: int, sizes) -> list:
 
 def drum_track(rate: int, bpm: float, seconds: float, *, meter: int = 4, start: float = 0.5,
                gaps: tuple[tuple[float, float], ...] = (), tempo_change: tuple[float, float] | None = None,
-               seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               pad: bool = False, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A synthetic drum loop: kick on beat 1 (and 3 in 4/4), snare on the other beats,
     hi-hat on every eighth, with a little noise. Returns (audio, beat times, downbeat times).
 
-    ``gaps``: (from, to) seconds of silence; ``tempo_change``: (at seconds, new bpm).
+    ``gaps``: (from, to) seconds without drums (silence, or only the pad); ``tempo_change``:
+    (at seconds, new bpm); ``pad``: a sustained triad that changes (abruptly) every 4 beats of
+    the starting tempo, from t = 0, playing through the gaps (a breakdown without drums).
     """
     rng = np.random.default_rng(seed)
     n = int(seconds * rate)
@@ -72,6 +74,14 @@ def drum_track(rate: int, bpm: float, seconds: float, *, meter: int = 4, start: 
         k += 1
     for a, b in gaps:
         x[int(a * rate) : int(b * rate)] = 0.0
+    if pad:
+        tt = np.arange(n) / rate
+        bar = 4 * 60.0 / bpm
+        chords = ((261.6, 329.6, 392.0), (220.0, 261.6, 329.6), (174.6, 220.0, 261.6), (196.0, 246.9, 293.7))
+        for i in range(int(seconds / bar) + 1):
+            seg = (tt >= i * bar) & (tt < (i + 1) * bar)
+            for f in chords[i % 4]:
+                x[seg] += 0.08 * np.sin(2 * np.pi * f * tt[seg])
     return x.astype(np.float32), np.array(beats), np.array(downs)
 
 

@@ -93,3 +93,18 @@ def test_relocks_after_a_tempo_change_in_audio():
     after = fired[(fired > 12.0) & (fired < beats[-1] + 0.01)]  # within 4 s of the change
     assert len(after) >= 0.95 * np.sum(beats > 12.0)
     assert np.all(np.abs(_err(after, beats)) < 0.035)
+
+
+def test_breakdown_without_drums_holds_the_grid():
+    """Drums stop for 5 s while a chord pad goes on (with chord changes the model reacts to)."""
+    rate = 44100
+    x, beats, _ = drum_track(rate, 124, 20, gaps=((9.0, 14.0),), pad=True)
+    events = feed(AnalysisPipeline(rate, AnalysisOptions(onsets=False, levels=False, structure=False)), x, rate, [512])
+    beat_ev = [e for e in events if e.name == "beat"]
+    grid = np.arange(beats[0], 20, 60 / 124)
+    gap = [e for e in beat_ev if 9.3 < e.time / rate < 14.0]
+    assert len(gap) >= 9
+    assert np.all(np.abs(_err(np.array([e.time for e in gap]) / rate, grid)) < 0.035)  # no wandering
+    assert all(abs(e.data["bpm"] - 124) < 1.5 for e in gap)
+    after = np.array([e.time for e in beat_ev if 15.0 < e.time / rate < beats[-1] + 0.01]) / rate
+    assert np.all(np.abs(_err(after, grid)) < 0.035)
