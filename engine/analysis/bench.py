@@ -299,15 +299,33 @@ print("JSON" + json.dumps(out))
 """
 
 
-def run_beatnet(python: str, items: list[Item]) -> dict[str, np.ndarray]:
-    """BeatNet's own online pipeline in another interpreter; {audio path: (n, 2) beats}."""
-    proc = subprocess.run([python, "-c", BEATNET_SCRIPT, *[str(i.audio) for i in items]],
-                          capture_output=True, text=True, timeout=3600)
-    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("JSON")), None)
-    if line is None:
-        print(f"beatnet baseline failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
-        return {}
-    return {k: np.asarray(v, float).reshape(-1, 2) for k, v in json.loads(line[4:]).items()}
+def run_beatnet(python: str, items: list[Item], cache: Path) -> dict[str, np.ndarray]:
+    """BeatNet's own online pipeline in another interpreter; {audio path: (n, 2) beats}.
+
+    Results are cached in ``cache/beatnet_pf.json`` per file (path, size, mtime): it is slow
+    and does not change between runs of our code."""
+    store = cache / "beatnet_pf.json"
+    known = json.loads(store.read_text()) if store.is_file() else {}
+
+    def key(p: Path) -> str:
+        st = p.stat()
+        return f"{p}|{st.st_size}|{int(st.st_mtime)}"
+
+    todo = [i for i in items if key(i.audio) not in known]
+    if todo:
+        proc = subprocess.run([python, "-c", BEATNET_SCRIPT, *[str(i.audio) for i in todo]],
+                              capture_output=True, text=True, timeout=3600)
+        line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("JSON")), None)
+        if line is None:
+            print(f"beatnet baseline failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+        else:
+            got = json.loads(line[4:])
+            for i in todo:
+                known[key(i.audio)] = got[str(i.audio)]
+            cache.mkdir(parents=True, exist_ok=True)
+            store.write_text(json.dumps(known))
+    return {str(i.audio): np.asarray(known[key(i.audio)], float).reshape(-1, 2)
+            for i in items if key(i.audio) in known}
 
 
 COLUMNS = [("beat_f", "beatF", "{:.3f}"), ("cmlt", "CMLt", "{:.3f}"), ("amlt", "AMLt", "{:.3f}"),
@@ -398,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no evaluation data at {args.eval}", file=sys.stderr)
         return 2
     items = real_items(args.eval) + (midi_items(args.eval, args.cache, args.midi_seconds, args.midi) if args.midi else [])
-    beatnet = run_beatnet(args.beatnet_python, items) if args.beatnet_python else {}
+    beatnet = run_beatnet(args.beatnet_python, items, args.cache) if args.beatnet_python else {}
     rows: list[tuple[str, str, dict[str, float]]] = []
     per_system: dict[tuple[str, str], list[dict[str, float]]] = {}
     for item in items:
