@@ -27,6 +27,7 @@ COMMAND_MODULES = [
     "engine.fixtures.commands",  # fixtures
     "engine.output.commands",  # outputs
     "engine.control.commands",  # midi
+    "engine.auto.commands",  # auto
 ]
 
 

@@ -92,6 +92,10 @@ def _run(args: argparse.Namespace) -> int:
     show = Path(args.show) if args.show else DEMO_SHOW
     if not show.is_file():
         raise BeamsyncError(f"{show}: show file not found")
+    if getattr(args, "auto", False):  # [issue 15, engine/auto] run the show generated from the rig
+        from engine.auto.generate import write_auto_show
+
+        show = write_auto_show(show)
     source, what = open_source(args, shared=(args.engine == "process"))
     tty = sys.stderr.isatty()
     print(f"beamsync: {what}, {source.sample_rate} Hz; show {show}", file=sys.stderr)
@@ -168,6 +172,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_audio_arguments(p)
     p.add_argument("--duration", type=float, help="stop after this many seconds")
     p.add_argument("--headless", action="store_true", help="no window: status lines in the terminal")
+    p.add_argument("--auto", action="store_true", help="auto show: generate the looks from the rig alone (see docs/auto.md)")
     p.add_argument("--engine", choices=["process", "thread"], default="process",
                    help="run analysis and show in a separate process (default, see docs/architecture.md) or a thread")
     from engine.control.controls import add_control_arguments

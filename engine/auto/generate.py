@@ -446,3 +446,22 @@ def load_auto_show(rig: str | Path, options: AutoOptions | None = None, *, roles
     text = text if text is not None else generate_show_text(rig, options, roles=roles)
     # Parsed as if it sat beside the rig, so relative paths in it resolve the same way.
     return load_show(Path(rig).with_name(Path(rig).stem + ".auto.yaml"), text=text)
+
+
+def write_auto_show(rig: str | Path, options: AutoOptions | None = None, *, roles: Mapping[str, str] | None = None,
+                    directory: str | Path | None = None) -> Path:
+    """Generate the auto show for ``rig`` into a file (default: the user cache folder) and
+    return its path; ``beamsync run RIG --auto`` runs that file, so hot reload, the UI and
+    every other part of the engine see an ordinary show."""
+    import hashlib
+
+    from platformdirs import user_cache_dir
+
+    text = generate_show_text(rig, options, roles=roles)
+    load_auto_show(rig, text=text)  # fail here, with the rig's name, rather than in the engine
+    folder = Path(directory) if directory is not None else Path(user_cache_dir("beamsync")) / "auto"
+    folder.mkdir(parents=True, exist_ok=True)
+    tag = hashlib.sha1(str(Path(rig).resolve()).encode()).hexdigest()[:8]
+    out = folder / f"{Path(rig).stem}-{tag}.auto.yaml"
+    out.write_text(text, encoding="utf-8")
+    return out
