@@ -141,7 +141,11 @@ class EngineCore:
         self.commands.put((command, value))
 
     def swap_show(self, show: Any) -> None:
-        """Install a new show at the next show frame (hot reload; thread-safe)."""
+        """Install a new show at the next show frame (hot reload; call from the watcher's
+        thread: the expensive preparation runs there, the frame loop only takes it over)."""
+        from engine.show.runtime import ShowRuntime
+
+        self.runtime.swap(ShowRuntime.prepare(show))
         self._pending_show = show
 
     def _drain_commands(self, frame: int) -> None:
@@ -277,9 +281,8 @@ class EngineCore:
     def show_frame(self, frame: int, stamp: float = float("-inf")) -> DmxFrame:
         """Evaluate and publish the show frame at input ``frame``; returns the DMX frame."""
         pending = self._pending_show
-        if pending is not None:
+        if pending is not None:  # the runtime installs it in this frame's tick
             self._pending_show = None
-            self.runtime.swap(pending)
             self.show = pending
         self._drain_commands(frame)
         if self.frozen:  # keep the outputs on the last published look
