@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, str] = {
     "structure": "engine.analysis.structure_eval:main",
     "render": "engine.fixtures.bench:main",
     "output": "engine.output.bench:main",
+    "ui": "engine.ui.bench:main",
 }
 
 

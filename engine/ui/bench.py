@@ -1,5 +1,4 @@
-#!/usr/bin/env python3
-"""What the monitor window costs the engine: callback jitter and output cadence, window vs headless.
+"""``beamsync bench ui``: what the monitor window costs the engine: callback jitter and output cadence, window vs headless.
 
 One run, one engine: a private JACK dummy server gives a real, paced PortAudio callback
 (128-frame blocks at 48 kHz); ``LiveEngine`` runs the club show in its worker process (the
@@ -18,7 +17,7 @@ Per phase: the audio callback interval (from the callback's own timestamps in th
 metadata: p50, p99, max, std), blocks flagged with xruns, and per universe the sACN packet
 rate, packet interval std, p99 and the longest gap. Run from the repository root::
 
-    .venv/bin/python bench/bench_ui.py --seconds 10
+    .venv/bin/beamsync bench ui --seconds 10            # or .venv/bin/python bench/bench_ui.py
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python bench/bench_ui.py --platform xcb
 
 Figures depend on the machine and its other load (print the load average with them).
@@ -39,10 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from engine.audio.ring import META_CALLBACK_TIME, META_FLAGS
 
-from engine.audio.ring import META_CALLBACK_TIME, META_FLAGS  # noqa: E402
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _receiver(port: int, stop, out) -> None:  # noqa: ANN001 - multiprocessing objects
@@ -143,7 +141,7 @@ def _packets(rows: np.ndarray, t0: float, t1: float) -> dict[int, dict[str, floa
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(prog="beamsync bench ui", description=__doc__.split("\n\n")[0])
     p.add_argument("--seconds", type=float, default=10.0, help="seconds per phase (default 10)")
     p.add_argument("--platform", default=os.environ.get("QT_QPA_PLATFORM") or "offscreen",
                    help="Qt platform plugin for the window phase (offscreen, or xcb under xvfb-run)")
@@ -313,6 +311,3 @@ def main(argv: list[str] | None = None) -> int:
                   f"max {w['max'] / h['max']:.2f}x, xruns {w['xruns']} vs {h['xruns']}")
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
