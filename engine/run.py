@@ -171,6 +171,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("show", nargs="?", help="show file (the bundled demo show when omitted)")
     add_audio_arguments(p)
     p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=argparse.SUPPRESS,
+                   help="log verbosity (also accepted before the command)")
     p.add_argument("--headless", action="store_true", help="no window: status lines in the terminal")
     p.add_argument("--auto", action="store_true", help="auto show: generate the looks from the rig alone (see docs/auto.md)")
     p.add_argument("--engine", choices=["process", "thread"], default="process",

@@ -101,3 +101,9 @@ def test_missing_device_fails_start_with_the_device_list(own_jack):
         src.start()
     assert "no input device matches 'no-such-input'" in str(info.value)
     assert "system" in (info.value.hint or "")
+
+
+def test_unsupported_rate_names_the_device_and_its_rate(own_jack):
+    src = AudioProcess(None, 44100, 128)  # the JACK server runs at 48 kHz
+    with pytest.raises(AudioError, match=r"cannot record .* at 44100 Hz.*default rate is 48000 Hz"):
+        src.start()
