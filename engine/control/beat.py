@@ -2,9 +2,10 @@
 
 The status block holds the beat clock at the last update (``bpm``, ``beat_phase`` in 0..1,
 ``heartbeat`` = ``time.monotonic()`` of the update, ``analysis_lag_ms``), a few times a second.
-MIDI clock out and Link lead need a continuous, unwrapped beat count at any instant:
-:class:`BeatPosition` unwraps the phase across updates (choosing the whole beat nearest the
-extrapolation of the previous update) and extrapolates to ``now`` at the current tempo.
+MIDI clock out and Link lead need a continuous, unwrapped beat count at any instant, whose
+value modulo the bar length is the position in the bar (Link compares bar phase):
+:class:`BeatPosition` places the status's ``beat_in_bar - 1 + beat_phase`` in the bar nearest
+the extrapolation of the previous update, and extrapolates to ``now`` at the current tempo.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from typing import Any
 class BeatPosition:
     """Unwrapped beat position from successive status snapshots (pure: pass ``now``)."""
 
-    def __init__(self) -> None:
-        self._hb = None  # heartbeat of the last snapshot used
+    def __init__(self, beats_per_bar: int = 4) -> None:
+        self.beats_per_bar = beats_per_bar
+        self._hb: float | None = None  # heartbeat of the last snapshot used
         self._abs = 0.0  # unwrapped beat position at that heartbeat
         self.bpm = 0.0
 
@@ -29,12 +31,14 @@ class BeatPosition:
         hb = float(st.get("heartbeat", 0.0))
         # The clock describes the audio that had been analysed, which arrived analysis_lag earlier.
         lag = float(st.get("analysis_lag_ms", 0.0)) / 1000.0
-        phase = float(st.get("beat_phase", 0.0)) + lag * bpm / 60.0
+        in_bar = max(0.0, float(st.get("beat_in_bar", 1.0)) - 1.0) + float(st.get("beat_phase", 0.0))
+        in_bar += lag * bpm / 60.0
         if self._hb is None:
-            self._abs = phase
+            self._abs = in_bar
         elif hb != self._hb:
             predicted = self._abs + (hb - self._hb) * self.bpm / 60.0
-            self._abs = phase + round(predicted - phase)
+            n = self.beats_per_bar
+            self._abs = in_bar + n * round((predicted - in_bar) / n)
         self._hb = hb
         self.bpm = bpm
         return self._abs + max(0.0, now - hb) * bpm / 60.0, bpm

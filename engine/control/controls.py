@@ -88,7 +88,7 @@ class Controls:
             if args.link:
                 from engine.control.link import LinkSync
 
-                self.link = LinkSync(args.link, self.operator, self.health.snapshot, quantum=args.link_quantum)
+                self.link = LinkSync(args.link, self.operator, engine.status, quantum=args.link_quantum)
                 self.link.start()
                 self.health.extra["link"] = self.link.stats
         except BaseException:

@@ -153,8 +153,13 @@ def test_beat_position_unwraps_status_phase() -> None:
     for k in range(40):  # status every 0.2 s at 120 BPM (2 beats/s): phase wraps every 0.5 s
         hb = 100.0 + 0.2 * k
         beats = 2.0 * 0.2 * k + 0.1
-        got.append(bp.read({"bpm": 120.0, "beat_phase": beats % 1.0, "heartbeat": hb}, hb + 0.05)[0])
+        st = {"bpm": 120.0, "beat_phase": beats % 1.0, "beat_in_bar": int(beats) % 4 + 1, "heartbeat": hb}
+        got.append(bp.read(st, hb + 0.05)[0])
     assert got == pytest.approx([0.1 + 0.4 * k + 0.1 for k in range(40)])
+    # a resync moves the bar: the position jumps to the new place in the bar, keeping the beat
+    bp.read({"bpm": 120.0, "beat_phase": 0.5, "beat_in_bar": 3, "heartbeat": 200.0}, 200.0)
+    pos, _ = bp.read({"bpm": 120.0, "beat_phase": 0.9, "beat_in_bar": 1, "heartbeat": 200.2}, 200.2)
+    assert pos % 4 == pytest.approx(0.9)
 
 
 def test_learn_takes_the_first_note_or_cc_per_control_and_writes_the_map(tmp_path: Path) -> None:
