@@ -99,7 +99,7 @@ def _run(args: argparse.Namespace) -> int:
     source, what = open_source(args, shared=(args.engine == "process"))
     tty = sys.stderr.isatty()
     print(f"beamsync: {what}, {source.sample_rate} Hz; show {show}", file=sys.stderr)
-    engine = LiveEngine(show, source, mode=args.engine)
+    engine = LiveEngine(show, source, mode=args.engine, on_audio_loss=args.on_audio_loss)
     started = time.monotonic()
     controls = None
     try:
@@ -171,6 +171,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("show", nargs="?", help="show file (the bundled demo show when omitted)")
     add_audio_arguments(p)
     p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--on-audio-loss", default="hold", metavar="ACTION",
+                   help="while the input is lost: hold (default), blackout, or look:NAME (a safe look)")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=argparse.SUPPRESS,
                    help="log verbosity (also accepted before the command)")
     p.add_argument("--headless", action="store_true", help="no window: status lines in the terminal")

@@ -132,6 +132,11 @@ class EngineCore:
         self.beat_frames = 0
         self._expected_beat: tuple[int, int] | None = None
         self._delivered_beat: int | None = None
+        #: What the lights do while the audio input is lost: "hold" (keep running the show on
+        #: no new audio), "blackout", or "look:NAME" (switch the bottom layer to a safe look).
+        self.on_audio_loss = "hold"
+        self.audio_lost = False
+        self._look_before_loss: str | None = None
         self.frozen = False  # operator "freeze": keep sending the last frame
         self.reload_requested = False  # operator "reload": the worker re-reads the show file
 
@@ -171,6 +176,8 @@ class EngineCore:
             elif cmd == "look":
                 look, layer = value if isinstance(value, (tuple, list)) else (value, None)
                 self.operator_look(str(look), layer)
+            elif cmd == "audio_lost":
+                self.set_audio_lost(bool(value))
             elif cmd == "freeze":
                 self.frozen = bool(value)
             elif cmd == "reload":
@@ -179,6 +186,27 @@ class EngineCore:
                 self.bus.post(cmd, frame, 1.0 if value is None else float(value))
             else:
                 log.warning("unknown engine command %r ignored", cmd)
+
+    def set_audio_lost(self, lost: bool) -> None:
+        """Apply (or undo) the configured reaction to a lost audio input."""
+        if lost == self.audio_lost:
+            return
+        self.audio_lost = lost
+        action = self.on_audio_loss
+        if action == "blackout":
+            self.blackout = lost
+        elif action.startswith("look:"):
+            layers = self.show.model.layers
+            if not layers:
+                return
+            if lost:
+                d = self.runtime.domains[0]
+                st = d.layers.get(layers[0].name)
+                self._look_before_loss = st.look if st is not None else layers[0].look
+                self.operator_look(action[5:])
+            elif self._look_before_loss:
+                self.operator_look(self._look_before_loss)
+        log.warning("audio input %s: %s", "lost" if lost else "back", action)
 
     def operator_look(self, look: str, layer: str | None = None) -> bool:
         """Switch ``layer`` (default: the bottom layer) to ``look`` with the show's transition.

@@ -46,6 +46,7 @@ class WorkerSpec:
     channels: list[int] | None = None
     hot_reload: bool = True
     low_latency_flash: bool = True
+    on_audio_loss: str = "hold"
     analysis: dict[str, Any] = field(default_factory=dict)
     log_level: int = logging.WARNING
 
@@ -74,6 +75,7 @@ def _worker(spec: WorkerSpec, commands: Any, stop: Any, errors: Any, *, ring: Ri
         show = load_show(spec.show_path)
         core = EngineCore(reader, show, analysis=AnalysisOptions(**spec.analysis), telemetry=telemetry,
                           low_latency_flash=spec.low_latency_flash)
+        core.on_audio_loss = spec.on_audio_loss
         core.start()
         if spec.hot_reload and show.path is not None:
             def on_error(st: Any) -> None:
@@ -178,7 +180,10 @@ class LiveEngine:
 
     def __init__(self, show_path: str | Path, source: AudioSource, *, mode: str = "process",
                  channels: list[int] | None = None, hot_reload: bool = True,
-                 analysis: dict[str, Any] | None = None, low_latency_flash: bool = True) -> None:
+                 analysis: dict[str, Any] | None = None, low_latency_flash: bool = True,
+                 on_audio_loss: str = "hold") -> None:
+        if on_audio_loss not in ("hold", "blackout") and not on_audio_loss.startswith("look:"):
+            raise ValueError(f"on_audio_loss must be hold, blackout or look:NAME, not {on_audio_loss!r}")
         if mode not in ("process", "thread"):
             raise ValueError(f"mode must be 'process' or 'thread', not {mode!r}")
         self.mode = mode
@@ -195,6 +200,7 @@ class LiveEngine:
             channels=channels,
             hot_reload=hot_reload,
             low_latency_flash=low_latency_flash,
+            on_audio_loss=on_audio_loss,
             analysis=dict(analysis or {}),
             log_level=logging.getLogger().level or logging.WARNING,
         )
@@ -231,6 +237,18 @@ class LiveEngine:
             self.stop()
             raise EngineError(text or "the engine worker did not start")
         self.source.start()
+        if hasattr(self.source, "state"):  # a supervised live input: tell the worker about losses
+            self._watch = threading.Thread(target=self._watch_source, name="beamsync-input-watch", daemon=True)
+            self._watch.start()
+
+    def _watch_source(self) -> None:
+        lost = False
+        while self._worker is not None and not self._stop.is_set():
+            now_lost = getattr(self.source, "state", "running") == "lost"
+            if now_lost != lost:
+                lost = now_lost
+                self.post("audio_lost", lost)
+            time.sleep(0.1)
 
     def _next_message(self, timeout: float) -> tuple[str, str]:
         deadline = time.monotonic() + timeout

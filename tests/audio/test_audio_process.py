@@ -57,16 +57,21 @@ def test_input_survives_server_loss_outputs_keep_sending_and_input_resumes(own_j
     show.write_text(
         "outputs: [{type: sacn, name: t, universes: [1], destinations: [127.0.0.1], port: %d, rate: 44}]\n"
         "fixtures: [{name: d, profile: generic-dimmer, universe: 1, address: 1}]\n"
-        "groups: {all: [d]}\nlooks: {on: [{group: all, intensity: 0.5}]}\nlayers: [{name: base, look: on}]\n" % port
+        "groups: {all: [d]}\nsettings: {transition: 0 ms}\n"
+        "looks: {on: [{group: all, intensity: 0.5}], safe: [{group: all, intensity: 0.2}]}\n"
+        "layers: [{name: base, look: on}]\n" % port
     )
     src = AudioProcess(None, 48000, 128, [0], max_backoff=1.0)
-    engine = LiveEngine(show, src)
+    engine = LiveEngine(show, src, on_audio_loss="look:safe")
+
+    seen: list[int] = []
 
     def packets(seconds: float) -> int:
         n, end = 0, time.monotonic() + seconds
         while time.monotonic() < end:
             try:
-                rx.recv(2048)
+                data = rx.recv(2048)
+                seen.append(data[126])  # slot 1
                 n += 1
             except socket.timeout:
                 pass
@@ -82,13 +87,16 @@ def test_input_survives_server_loss_outputs_keep_sending_and_input_resumes(own_j
         # on change plus the E1.31 keep-alive, about one packet a second).
         assert packets(1.5) >= 1, "outputs stopped while the input was lost"
         assert engine.status["show_fps"] > 50
+        assert seen[-1] == 51  # the configured safe look (20%) while the input is lost
         assert src.ring.write_position == at_loss
         assert engine.alive
         own_jack["server"] = JackDummyServer(name=own_jack["server"].name)  # the device returns
         assert _wait(lambda: src.state == "running", 20), f"input did not come back: {src.events}"
         assert _wait(lambda: src.ring.write_position > at_loss + 24000, 10), "no audio after the device returned"
         assert src.losses == 1 and src.restarts == 1
+        seen.clear()
         assert packets(1.5) >= 1
+        assert seen[-1] in (127, 128)  # back to the show's look
         assert any("lost" in e for e in src.events) and any("back" in e for e in src.events)
     finally:
         engine.close()
