@@ -131,7 +131,8 @@ def test_master_fader_keys_scale_the_output_down_to_zero(qtbot, window, live):
 
 
 def test_tap_tempo_in_manual_mode_sets_the_tempo(qtbot, window, live):
-    qtbot.waitUntil(lambda: abs(live.status["bpm"] - 124.0) < 2.0, timeout=15000)  # the demo clip's tempo
+    before = live.status["bpm"]  # 0 while the tracker has not locked yet, else near the clip's 124
+    assert abs(before - 100.0) > 10.0
     press(window, Qt.Key_M)
     assert window.beat_mode == "manual" and ("beat_mode", "manual") in window.feed.posted
     t0 = time.monotonic()

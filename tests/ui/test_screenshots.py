@@ -1,6 +1,6 @@
 """The window driven by a recorded feature stream, grabbed to PNG, panel by panel.
 
-The stream is the club show run fixed-step over the first 14 s of the demo clip (beats,
+The stream is the club show run fixed-step over the first 10 s of the demo clip (beats,
 onsets, levels, DMX and fixture attributes as the live engine would publish them), plus the
 clip's own annotations for what the live analysis does not produce yet (notes of its chords,
 its sections, drum and bass onsets as stems). Each panel must have real content: not blank,
@@ -25,7 +25,7 @@ helpers = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(helpers)
 
 SR = 48000
-SECONDS = 14.0
+SECONDS = 10.0
 CHORDS = [(57, 60, 64), (57, 60, 64), (53, 57, 60), (55, 59, 62)]  # the demo clip's bars (A, A, F, G)
 SECTION_OF = {"intro": "music_start", "groove": "phrase", "breakdown": "breakdown", "drop": "drop"}
 

@@ -31,7 +31,7 @@ def test_beamsync_run_opens_the_window_under_xvfb(tmp_path, club_show, demo):
     env.pop("JACK_DEFAULT_SERVER", None)
     env.pop("DISPLAY", None)
     cmd = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m", "engine.cli", "run", str(club_show),
-           "--audio", str(wav), "--duration", "5"]
+           "--audio", str(wav), "--duration", "4"]
     r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "monitor window open" in r.stderr
@@ -49,7 +49,7 @@ def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
                           text=True, timeout=120)
 
 
-def test_run_without_a_display_or_with_headless_opens_no_window(tmp_path, club_show, demo):
+def test_run_without_a_display_opens_no_window(tmp_path, club_show, demo):
     import soundfile as sf
 
     wav = tmp_path / "demo.wav"
@@ -62,9 +62,6 @@ def test_run_without_a_display_or_with_headless_opens_no_window(tmp_path, club_s
     assert r.returncode == 0, r.stderr[-2000:]
     assert "beamsync: no window (no display (DISPLAY/WAYLAND_DISPLAY unset)); running headless" in r.stderr
     assert "monitor window open" not in r.stderr and "done after" in r.stderr
-    r = _run([*args, "--headless"], dict(base, QT_QPA_PLATFORM="offscreen"))  # a display, but asked not to
-    assert r.returncode == 0, r.stderr[-2000:]
-    assert "monitor window" not in r.stderr and "no window" not in r.stderr and "done after" in r.stderr
 
 
 def test_sigterm_stops_a_run_with_a_window_cleanly(tmp_path, club_show, demo):
