@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "engine.output.commands",  # outputs
     "engine.control.commands",  # midi
     "engine.auto.commands",  # auto
+    "engine.preview.commands",  # render
 ]
 
 

@@ -42,7 +42,7 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 # Reinstall the Python packages only when pyproject.toml or this script changed.
-EXTRAS="${BEAMSYNC_EXTRAS:-ui,control,test}"
+EXTRAS="${BEAMSYNC_EXTRAS:-ui,control,test,preview}"
 stamp_want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)-$EXTRAS"
 if [ "$(cat .venv/.setup-stamp 2>/dev/null)" != "$stamp_want" ]; then
   echo "setup: installing Python packages into .venv (extras: $EXTRAS)"
