@@ -304,3 +304,21 @@ def test_flash_guard_leaves_a_slow_pulse_alone(tmp_path):
         assert guard.apply(a, f.time) == 1.0
         assert np.array_equal(np.nan_to_num(a.intensity), before)
     assert guard.limited_frames == 0
+
+
+def test_palette_button_moves_to_the_next_group_on_a_downbeat(stream):
+    show = load_auto_show(CLUB)
+    k = 250  # 2.5 s: between two downbeats (1.875 s and 3.75 s)
+    press = {k: [FeatureEvent("button.palette", stream[k].frame, stream[k].frame, 1.0, {})]}
+    rt = ShowRuntime(show)
+    idx = []
+    for f in _with(stream[:450], events_at=press):
+        rt.tick(f)
+        idx.append(rt.status()["palettes"]["main"])
+    steps = [i for i in range(1, len(idx)) if idx[i] != idx[i - 1]]
+    after = [i for i in steps if i > k]
+    assert after, "button.palette changed nothing"
+    i = after[0]
+    assert (idx[i] - idx[i - 1]) % len(show.model.palettes["main"]) == 3  # the next group of three
+    bar = 60 / 128 * 4
+    assert abs(stream[i].time - bar * round(stream[i].time / bar)) <= 0.026
