@@ -82,6 +82,12 @@ class OnsetDetector:
         self._level_a = 1.0 / (self.opt.level_tau * fps)
         # the peak floor is for the drum proxies only: the mix band must keep quiet onsets
         self._peak_share = np.array([0.0 if lab is None else self.opt.peak_share for lab, _ in self._bands])
+        # (bins, bands) averaging matrix and which bands are narrow
+        self._band_avg = np.zeros((len(f), len(self._bands)), np.float32)
+        for b, (_, sel) in enumerate(self._bands):
+            if len(sel):
+                self._band_avg[sel, b] = 1.0 / len(sel)
+        self._narrow = np.array([len(sel) < self.opt.narrow_bins for _, sel in self._bands])
         self._floor = np.array([self.opt.narrow_min_rise if len(sel) < self.opt.narrow_bins else 0.0
                                 for _, sel in self._bands])
         self._peak_decay = 0.5 ** (1.0 / (self.opt.peak_half_life * fps))
@@ -108,21 +114,18 @@ class OnsetDetector:
         ref = np.maximum(np.maximum(prev, np.roll(prev, 1)), np.roll(prev, -1))
         diff = np.maximum(logmag - ref, 0.0) if self._n >= self.opt.lag else np.zeros_like(logmag)
         # Narrow bands (few bins, e.g. the kick band) use the flux of their summed magnitude:
-        # per-bin flux over 3-4 bins is too noisy to threshold.
-        band_log = np.array([np.log10(1.0 + self.opt.compression * mag[sel].mean()) if len(sel) else 0.0
-                             for _, sel in self._bands])
-        band_prev = self._band_hist[self._n % self.opt.lag].copy()
-        self._band_hist[self._n % self.opt.lag] = band_log
-        self._spec_hist[self._n % self.opt.lag] = logmag
+        # per-bin flux over 3-4 bins is too noisy to threshold. Band means are one product with
+        # a (bins, bands) averaging matrix.
+        band_log = np.log10(1.0 + self.opt.compression * (mag @ self._band_avg))
+        slot = self._n % self.opt.lag
+        band_flux = np.maximum(band_log - self._band_hist[slot], 0.0)
+        self._band_hist[slot] = band_log
+        self._spec_hist[slot] = logmag
         started = self._n >= self.opt.lag
         self._n += 1
-        out = np.empty(len(self._bands))
-        for b, (_, sel) in enumerate(self._bands):
-            if len(sel) >= self.opt.narrow_bins:
-                out[b] = diff[sel].mean()
-            else:
-                out[b] = max(band_log[b] - band_prev[b], 0.0) if started else 0.0
-        return out
+        if not started:
+            return np.zeros(len(self._bands))
+        return np.where(self._narrow, band_flux, diff @ self._band_avg)
 
     def process(self, block: AudioBlock) -> list[FeatureEvent]:
         """Onset events for the fast frames this block completes."""
