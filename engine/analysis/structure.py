@@ -172,6 +172,7 @@ class StructureAnalyser:
         self._music = False
         self._silent_since: int | None = None
         self._silence_reported = True  # nothing to report before the first music
+        self._music_since: int | None = None
         # beat grid
         self._pending: deque[FeatureEvent] = deque()
         self._upcoming: list[tuple[int, int]] = []  # (time, tracker position) not ticked yet
@@ -187,6 +188,8 @@ class StructureAnalyser:
         self._fit_period: float | None = None
         self._disagree: deque[float] = deque(maxlen=8)
         self._low_beats: deque[float] = deque(maxlen=16)
+        self._disagree_since = 0
+        self._resync_at: int | None = None  # when the tracker's beats began to leave our grid
         self._beat_had_low = False
         self._last_tick_exact: float | None = None
         self._bpm_hist: deque[float] = deque(maxlen=8)
@@ -275,6 +278,7 @@ class StructureAnalyser:
                     self._anchor_bar = None
                     self._last_low_hit = None
                 self._music = True
+                self._music_since = now - self.hop
                 out.append(self._section("music_start", now - self.hop, now, 1.0))
                 if self._anchor_bar is None:
                     # a downbeat ticked just before the music became audible starts the phrase
@@ -440,11 +444,14 @@ class StructureAnalyser:
                     # off our grid (the tracker re-locking after a breakdown): keep the grid
                     # unless the tracker holds a steady tempo of its own for 8 beats (a tempo
                     # change, a new track); then follow it
+                    if not self._disagree:
+                        self._disagree_since = int(e.time)
                     self._disagree.append(bpm)
                     d = self._disagree
                     if len(d) < d.maxlen or max(d) - min(d) > 0.02 * max(d):
                         continue
                     d.clear()
+                    self._resync_at = self._disagree_since
                     self._trusted.clear()
                     self._fit_period = None
             if bpm > 0:
@@ -541,6 +548,13 @@ class StructureAnalyser:
         self._bar = _Bar(t, self._bar_count)
         if self._music and self._anchor_bar is None:
             self._anchor_bar = self._bar_count
+            if self._music_since is not None and self._period:
+                # music usually starts on a downbeat: when the grid (found a few beats into the
+                # music) puts the start a whole number of bars back, count the phrase from it
+                bar = self._period * self._meter
+                j = int(round((t - self._music_since) / bar))
+                if j >= 1 and abs(t - self._music_since - j * bar) <= 0.15 * self._period:
+                    self._anchor_bar = self._bar_count - j
         if self._anchor_bar is not None and self._music:
             k = self._bar_count - self._anchor_bar
             if k % self.opt.phrase_bars == 0:
@@ -569,6 +583,9 @@ class StructureAnalyser:
                 self._anchor_bar = self._bar_count - ((self._bar_count - self._anchor_bar) % self.opt.phrase_bars)
         elif t > self._bar.start:  # the downbeat at t is still to come
             self._anchor_bar = self._bar_count + 1
+        elif self._period:  # a downbeat some bars back (a breakdown is found a bar late)
+            j = int(round((self._bar.start - t) / (self._period * self._meter)))
+            self._anchor_bar = self._bar_count - j
 
     def _make_downbeat(self, t: int, weight: float = 4.0) -> None:
         """Evidence that the beat at ``t`` is a downbeat (a drop lands on one; a breakdown
@@ -663,7 +680,9 @@ class StructureAnalyser:
                 p = o.phrase_bars
                 anchor = self._anchor_bar if self._anchor_bar is not None else start_bar.index
                 pos = (start_bar.index - anchor) % p
-                self._expected_drop_bar = start_bar.index + (p - pos)
+                # a build-up lasts at least two bars: one found a bar before a phrase boundary
+                # (started a bar early) still leads to the boundary after next
+                self._expected_drop_bar = start_bar.index + (p - pos) + (p if p - pos < 2 else 0)
                 while self._expected_drop_bar <= self._bar_count + 1:  # a long build: next phrase
                     self._expected_drop_bar += p
                 conf = min(1.0, 0.4 + (h[-1] - h[-3]) / 12.0)
@@ -693,7 +712,16 @@ class StructureAnalyser:
             self._last_track_change_bar = self._bar_count
             # a new track: its own loudness references (kept as a floor a little below)
             self._mix_ref = self._peak_ref = self._low_ref = None
-            out.append(self._section("track_change", bars[-4].start, now, min(1.0, abs(change) / 0.08),
+            # the change began at the first bar whose tempo is nearer the new one than the old
+            new_bpm = float(np.median(new))
+            k = len(bars) - 4
+            while k > 0 and abs(bars[k - 1].bpm - new_bpm) < abs(bars[k - 1].bpm - ref):
+                k -= 1
+            t = bars[k].start
+            if self._resync_at is not None and self._resync_at >= bars[-12].start:
+                t = min(t, self._resync_at)  # the tracker began to leave our grid here
+            self._resync_at = None
+            out.append(self._section("track_change", t, now, min(1.0, abs(change) / 0.08),
                                      bpm_from=round(ref, 2), bpm_to=round(float(np.median(new)), 2)))
 
 

@@ -171,3 +171,22 @@ def test_with_the_live_beat_tracker_chunked_equals_whole() -> None:
     (true_drop,) = arr.times("drop")
     drops = sections(a, "drop")
     assert len(drops) == 1 and abs(drops[0].time / SR - true_drop) <= 0.05
+
+
+def test_analyze_reports_sections() -> None:
+    """The default analysis pipeline runs the structure analyser; ``analyze`` lists sections."""
+    from engine.analysis.analyze import analyze_samples
+    from engine.analysis.pipeline import AnalysisOptions
+
+    arr = render_arrangement(11, SR, bpm=126.0, gain_db=-8.0, tail=1.0,
+                             plan=[("intro", 4), ("breakdown", 4), ("drop", 2)])
+    res = analyze_samples(arr.samples, SR, AnalysisOptions(onsets=False, levels=False))
+    assert isinstance(res.pipeline.beats, StructureBeatAnalyser)
+    doc = res.to_json()
+    kinds = [s["kind"] for s in doc["sections"]]
+    assert kinds[0] == "music_start" and "drop" in kinds and kinds[-1] == "silence"
+    drop = next(s for s in doc["sections"] if s["kind"] == "drop")
+    assert set(drop) == {"time", "kind", "confidence", "detected_at"}
+    assert abs(drop["time"] - arr.times("drop")[0]) <= 0.05
+    off = analyze_samples(arr.samples[: 5 * SR], SR, AnalysisOptions(onsets=False, levels=False, structure=False))
+    assert off.to_json()["sections"] == []
