@@ -398,7 +398,9 @@ class StructureAnalyser:
         if self._breakdown:
             out.append(self._section("breakdown_end", t, now, 0.6 + 0.4 * contrast))
         if is_drop:
-            conf = 0.5 + 0.25 * contrast + 0.25 * (self._build_start_bar is not None)
+            # longer breaks, a build-up before, and a return as loud as the loudest part raise it
+            loud = (self._cand_peak - (self._peak_ref or self._cand_peak) + self.opt.drop_mix_db) / self.opt.drop_mix_db
+            conf = 0.4 + 0.2 * contrast + 0.2 * (self._build_start_bar is not None) + 0.2 * min(1.0, max(0.0, loud))
             out.append(self._section("drop", t, now, conf, on_grid=on_grid))
             self._make_downbeat(t)
             self._anchor_at(t, now, out)
