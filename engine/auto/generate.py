@@ -152,6 +152,35 @@ class _Builder:
                 self.group_names[role] = gname
                 self.new_groups[gname] = names
 
+    @property
+    def role_of(self) -> dict[str, str]:
+        """Role of each generated role group."""
+        return {g: r for r, g in self.group_names.items()}
+
+    def coloured(self, role: str) -> bool:
+        """Whether any fixture of ``role`` has a colour channel (else colour keys are left out)."""
+        from engine.auto.roles import _EMITTERS
+
+        return any(_EMITTERS & {mc.channel.attribute for mc in self.patch.fixtures[i].mode.channels}
+                   for i in self.roles.members.get(role, []))
+
+    def part(self, role: str, part: dict[str, Any]) -> CommentedMap:
+        """A look part for ``role``, without the colour when the role's fixtures have none."""
+        if not self.coloured(role):
+            part = {k: v for k, v in part.items() if k != "colour"}
+            if isinstance(part.get("cells"), dict) and "colour" in part["cells"]:
+                part["cells"] = _flow({k: v for k, v in part["cells"].items() if k != "colour"})
+        return CommentedMap(part)
+
+    def depth(self, role: str) -> str:
+        """A factor (as text, '' for 1) that keeps a secondary accent of ``role`` under the
+        flash guard's 10% field step, so off-beat accents do not read as full-field flashes:
+        the role's share of the rig's lights times the accent stays near 8% (never below 0.3)."""
+        lights = sum(len(v) for r, v in self.roles.members.items() if r not in ("fx", "other"))
+        share = len(self.roles.members.get(role, [])) / max(1, lights)
+        k = min(1.0, max(0.3, 0.08 / share)) if share > 0 else 1.0
+        return "" if k >= 0.999 else f"{_num(k)} * "
+
     def has(self, role: str) -> bool:
         return role in self.group_names
 
@@ -201,6 +230,7 @@ class _Builder:
         s["snare"] = _flow({"envelope": "onset.snare or (beat and (beat.in_bar == 2 or beat.in_bar == 4) and not snare_seen)",
                             "decay": "1/2 beat", "curve": "exp"})
         s["hats"] = _flow({"envelope": "onset.hihat", "decay": "1/4 beat"})
+        s["level_s"] = _flow({"smooth": "level", "attack": "30ms", "release": "300ms"})
         s["bass"] = _flow({"smooth": "if(level.bass == level.bass, level.bass, level.low)", "attack": "30ms", "release": "300ms"})
         s["bass_tint"] = "if(bass == bass, clamp(1.4 * bass - 0.2), 0)"
         s["vocal"] = _flow({"smooth": "if(vocals.present == vocals.present, vocals.present, level.vocals > 0.2)",
@@ -223,7 +253,9 @@ class _Builder:
         inten = {
             0: f"floor + (1 - floor) * punch * {trigger}",
             1: f"floor + (1 - floor) * punch * {trigger} * (0.3 + 0.7 * square(2, spread=0.5))",
-            2: "floor + (1 - floor) * punch * chase(1, width=0.35)",
+            # a smooth travelling wave rather than a hard chase window: the group's mean stays
+            # nearly constant, so it never reads as a full-field flash
+            2: "floor + (1 - floor) * punch * sine(1, spread=1) ^ 2",
             3: "floor + (1 - floor) * punch * (0.4 + 0.6 * sine(2, spread=1))",
         }[variant % 4]
         colour: Any = {0: "main", 1: _flow({"palette": "main", "spread": 0.5}), 2: "accent", 3: _flow({"palette": "main", "spread": 1})}[variant % 4]
@@ -239,7 +271,7 @@ class _Builder:
             part["colour"] = "white" if variant % 2 == 0 else "accent"
             part["gobo"] = variant % 3
         else:
-            part["intensity"] = "floor + (1 - floor) * punch * snare"
+            part["intensity"] = f"floor + (1 - floor) * punch * {self.depth(role)}snare"
             part["colour"] = "accent" if variant % 2 == 0 else "main"
             part["zoom"] = _num(0.2 + 0.2 * (variant % 3))
         part[fig] = _flow({"period": period, "size": size, "tilt": -25, "spread": _num(0.25 * (1 + variant % 2))})
@@ -256,9 +288,9 @@ class _Builder:
                     "cells": _flow({"intensity": "floor + (1 - floor) * punch * chase(1, width=0.2)"})}
         if v == 2:
             return {"group": g, "colour": "white",
-                    "sparkle": _flow({"density": "0.05 + 0.5 * hats * punch", "period": "1/4 beat", "seed": self.opt.seed})}
+                    "sparkle": _flow({"density": f"0.1 + 0.5 * {self.depth('pixel')}hats * punch", "period": "1/4 beat", "seed": self.opt.seed})}
         return {"group": g, "intensity": "room", "colour": _flow({"palette": "main", "spread": 1}),
-                "cells": _flow({"intensity": "floor + (1 - floor) * punch * (0.3 + 0.7 * snare) * sine(2, spread=2)"})}
+                "cells": _flow({"intensity": f"floor + (1 - floor) * punch * (0.3 + 0.7 * {self.depth('pixel')}snare) * sine(2, spread=2)"})}
 
     def looks(self) -> CommentedMap:
         looks = CommentedMap()
@@ -269,7 +301,7 @@ class _Builder:
             if self.has("front_wash"):
                 parts.append(self._wash("front_wash", v, "kick"))
             if self.has("back_wash"):
-                parts.append(self._wash("back_wash", v + 1, "snare"))
+                parts.append(self._wash("back_wash", v + 1, self.depth("back_wash") + "snare"))
             if self.has("mover"):
                 parts.append(self._movers("mover", v))
             if self.has("spot"):
@@ -280,7 +312,7 @@ class _Builder:
                 parts.append({"group": self.g("strobe"), "intensity": 0})
             if self.has("fx"):
                 parts.append({"group": self.g("fx"), "fog": 0})
-            looks[name] = [CommentedMap(p) for p in parts]
+            looks[name] = [self.part(self.role_of[p["group"]], p) for p in parts]
         # accents: build-up, drop, strobe hits
         build: list[Any] = []
         lit = [r for r in ("front_wash", "back_wash", "mover", "spot") if self.has(r)]
@@ -296,13 +328,13 @@ class _Builder:
         for r in lit:
             drop.append({"group": self.g(r), "intensity": "0.7 + 0.3 * kick", "colour": "main"})
         if self.has("pixel"):
-            drop.append({"group": self.g("pixel"), "intensity": 1, "colour": "accent", "vu": _flow({"input": "level", "mirror": True})})
+            drop.append({"group": self.g("pixel"), "intensity": 1, "colour": "accent", "vu": _flow({"input": "level_s", "mirror": True})})
         if self.has("strobe"):
             drop.append({"group": self.g("strobe"), "intensity": 1, "colour": "white", "strobe": _flow({"sync": "1 beat", "duty": 0.2})})
         for name, parts in (("build", build), ("drop", drop)):
             if parts:
-                looks[name] = [CommentedMap(p) for p in parts]
-        if self.has("front_wash"):
+                looks[name] = [self.part(self.role_of[p["group"]], p) for p in parts]
+        if self.has("front_wash") and self.coloured("front_wash"):
             looks["bass_tint"] = [CommentedMap({"group": self.g("front_wash"), "colour": "accent"})]
         if self.has("spot"):
             looks["singer"] = [CommentedMap(self._singer())]

@@ -9,7 +9,8 @@ Overrides, in order of precedence:
 
 * ``overrides`` (``beamsync auto --roles washes=back_wash``): every fixture of that group;
 * a fixture tag ``role.NAME`` in the rig file (``tags: [role.back_wash]``);
-* the fixture tags ``front`` / ``back`` choose between the two wash roles.
+* the fixture tags ``front`` / ``back`` choose between the two wash roles; without them a wash
+  in a group named like a backlight (``backs``, ``rear``) or upstage of the others is a back wash.
 """
 
 from __future__ import annotations
@@ -70,10 +71,10 @@ def fixture_role(fixture: Any) -> str:
         return "fx"
     if "laser" in cats or "laser" in attrs:
         return "other"  # lasers need their own safety setup; the auto show never drives them
+    if cats & {"strobe", "blinder"}:
+        return "strobe"  # before cells: a two-lamp blinder is not a pixel bar
     if fixture.cells > 1 or "pixel-bar" in cats or "matrix" in cats:
         return "pixel"
-    if cats & {"strobe", "blinder"}:
-        return "strobe"
     if "pan" in attrs or "tilt" in attrs or cats & {"moving-head", "scanner"}:
         return "spot" if "gobo" in attrs else "mover"
     if attrs & _EMITTERS or "intensity" in attrs or cats & {"dimmer", "color-changer"}:
@@ -97,11 +98,17 @@ def classify(patch: Any, overrides: Mapping[str, str] | None = None) -> RigRoles
     if washes:
         ys = [float(patch.fixtures[i].position[1]) for i in washes]
         lo, hi = min(ys), max(ys)
+        # a group named like a backlight ("backs", "back_wash", "rear") marks its washes as back
+        named_back = {int(i) for g, idx in patch.groups.items()
+                      if any(w in g.lower() for w in ("back", "rear", "upstage")) for i in idx}
         for i in washes:
             tags = set(patch.fixtures[i].tags)
             if tags & {"back", "backlight", "rear", "upstage"}:
                 roles[i] = "back_wash"
                 why[i] = f"{patch.fixtures[i].name}: back_wash (tag)"
+            elif i in named_back and not tags & {"front", "downstage"}:
+                roles[i] = "back_wash"
+                why[i] = f"{patch.fixtures[i].name}: back_wash (group name)"
             elif not tags & {"front", "downstage"} and hi - lo >= 1.0 and patch.fixtures[i].position[1] > (lo + hi) / 2:
                 roles[i] = "back_wash"
                 why[i] = f"{patch.fixtures[i].name}: back_wash (upstage, y = {patch.fixtures[i].position[1]:g} m)"
