@@ -72,15 +72,15 @@ def _result(p: subprocess.Popen) -> dict:
 
 
 def test_follow_takes_tempo_and_bars_from_the_session(netns: str) -> None:
-    session = _peer(netns, "plain", 9, 100, 5.0, 140)  # 100 BPM, then 140 BPM after 5 s
+    session = _peer(netns, "plain", 12, 100, 7.0, 140)  # 100 BPM, then 140 BPM after 7 s
     time.sleep(1.5)  # the session exists before the follower joins (the older session wins in Link)
-    follower = _peer(netns, "follow", 6)
+    follower = _peer(netns, "follow", 9)
     f, s = _result(follower), _result(session)
     assert max(n for *_, n in s["samples"]) == 1  # they saw each other
     events = f["events"]
     assert events[0][1:] == ["beat_mode", "manual"]  # the session holds the grid, not the audio
     taps = np.array([t for t, c, _ in events if c == "tap"])
-    change_at = s["samples"][0][0] + 5.0 - 0.05  # the session's clock; same host, same monotonic clock
+    change_at = s["samples"][0][0] + 7.0 - 0.05  # the session's clock; same host, same monotonic clock
     before = np.diff(taps[taps < change_at])
     after = np.diff(taps[taps > change_at + 0.5])
     assert len(before) >= 3 and len(after) >= 3
@@ -94,19 +94,135 @@ def test_follow_takes_tempo_and_bars_from_the_session(netns: str) -> None:
     st = np.array([(t, b) for t, _, b, _ in s["samples"]])
     beat_at_tap = np.interp(taps, st[:, 0], st[:, 1])
     frac = (beat_at_tap + 0.5) % 1.0 - 0.5
-    assert np.max(np.abs(frac[1:])) < 0.06  # within 60 ms-ish of each beat (the peer samples at 20 Hz)
+    # On the beat: the session peer's beat is sampled at 20 Hz and interpolated (coarse across the
+    # tempo change), and the machine may be loaded, so: typical error tiny, worst one bounded.
+    assert float(np.median(np.abs(frac[1:]))) < 0.02
+    assert np.max(np.abs(frac[1:])) < 0.15
 
 
 def test_lead_publishes_the_engines_tempo_and_phase(netns: str) -> None:
-    session = _peer(netns, "plain", 7, 90)  # another program at 90 BPM
+    session = _peer(netns, "plain", 11, 90)  # another program at 90 BPM
     time.sleep(1.0)
     t0 = time.monotonic()
-    leader = _peer(netns, "lead", 5, 128, t0, 0.3)  # the engine hears 128 BPM, beat 0.3 at t0
+    leader = _peer(netns, "lead", 9, 128, t0, 0.3)  # the engine hears 128 BPM, beat 0.3 at t0
     lead, s = _result(leader), _result(session)
     assert lead["stats"]["tempo_sets"] >= 1 and lead["stats"]["beat_forces"] >= 1
-    late = [(t, tempo, beat) for t, tempo, beat, n in s["samples"] if t > t0 + 3.0 and n == 1]
+    late = [(t, tempo, beat) for t, tempo, beat, n in s["samples"] if t > t0 + 4.0 and n == 1]
     assert late, "the leader never joined the session"
+    errs = []
     for t, tempo, beat in late:
         assert tempo == pytest.approx(128.0, abs=0.06)
-        ours = (t - t0) * 128 / 60 + 0.3
-        assert abs(phase_error(ours, beat, 4)) < 0.06  # the session's bar is the engine's bar
+        err = phase_error((t - t0) * 128 / 60 + 0.3, beat, 4)
+        errs.append(abs((err + 0.5) % 1.0 - 0.5))
+        assert errs[-1] < 0.1  # the session's beat is the engine's beat (45 ms at 128 BPM, loaded machine)
+        if t > t0 + 8.0:  # and, once the engine's downbeat has held for 4 s, its bar too
+            assert abs(err) < 0.1
+    assert float(np.median(errs)) < 0.03
+
+
+# -- two beamsync instances (the multi-node setup of docs/multi-node.md) in one namespace ----
+SHOW = """\
+show: link node
+outputs:
+  - {{type: sacn, name: t, universes: [{universe}], destinations: [127.0.0.1], port: {port}}}
+fixtures:
+  - {{name: lamp, profile: generic-dimmer, universe: {universe}, address: 1}}
+groups:
+  all: [lamp]
+looks:
+  main:
+    - group: all
+      pulse: {{trigger: beat, decay: 100ms}}
+layers:
+  - {{name: main, look: main}}
+"""
+
+
+def _clicks(path: Path, bpm: float, seconds: float = 8.0, sr: int = 48000) -> Path:
+    import soundfile as sf
+
+    x = np.zeros(int(sr * seconds), np.float32)
+    step = 60.0 / bpm
+    for t in np.arange(0.25, seconds, step):
+        i = int(t * sr)
+        n = min(int(0.02 * sr), len(x) - i)
+        x[i:i + n] += (0.8 * np.sin(2 * np.pi * 1500 * np.arange(n) / sr) * np.exp(-np.arange(n) / 200)).astype(np.float32)
+    sf.write(path, x, sr)
+    return path
+
+
+def test_two_beamsync_instances_share_the_leaders_tempo(netns: str, tmp_path: Path) -> None:
+    procs = []
+    for name, bpm, mode, universe in (("lead", 126, "lead", 1), ("follow", 90, "follow", 2)):
+        show = tmp_path / f"{name}.yaml"
+        show.write_text(SHOW.format(universe=universe, port=40000 + universe))
+        audio = _clicks(tmp_path / f"{name}.wav", bpm)
+        cmd = [sys.executable, "-m", "engine.cli", "run", str(show), "--headless", "--audio", str(audio), "--loop",
+               "--link", mode, "--log-json", "--log-file", str(tmp_path / f"{name}.log"), "--status-interval", "1",
+               "--duration", "24"]
+        procs.append(subprocess.Popen(["ip", "netns", "exec", netns, *cmd], cwd=REPO,
+                                      env=dict(os.environ, PYTHONPATH=str(REPO)),
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+        time.sleep(3.0)  # the leader's session first
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+
+    def statuses(name: str) -> list[dict]:
+        lines = (tmp_path / f"{name}.log").read_text().splitlines()
+        return [r["status"] for r in map(json.loads, lines) if r["logger"] == "beamsync.status"]
+
+    lead, follow = statuses("lead"), statuses("follow")
+    assert lead[-1]["tempo"]["bpm"] == pytest.approx(126, abs=0.5) and lead[-1]["link"]["tempo_sets"] >= 1
+    together = [s for s in follow if s["link"]["peers"] >= 1]
+    assert len(together) >= 12  # the follower saw the leader for most of the run
+    tail = together[-8:]
+    # Both machines share one Link tempo: the leader's detected one.
+    assert all(s["link"]["tempo"] == pytest.approx(126, abs=0.5) for s in tail), [s["link"] for s in tail]
+    # The follower hears 90 BPM but its beat clock runs at the leader's 126 (the session's own
+    # start tempo is 120). Taps reach its tracker at show-frame times, so its tempo wobbles
+    # with the show frame rate: on this 2-core machine running two engines it fell to 10-30
+    # fps and the tempo read 115-148 at times (median 125). Hence the tolerance, which still
+    # tells following (126) from the follower's own audio (90) and from the session start (120).
+    bpms = [s["tempo"]["bpm"] for s in tail]
+    assert float(np.median(bpms)) == pytest.approx(126, abs=4.0), bpms
+
+
+def test_leader_ignores_jitter_but_corrects_a_steady_offset() -> None:
+    rng = np.random.default_rng(1)
+    ld = Leader(4.0, tempo_step=0.15, max_phase_error=0.08, hold_s=2.0, window=10, bar_window=40)
+    forces = tempos = 0
+    for k in range(300):  # 30 s at 10 Hz: engine beat with ±0.05 beat and ±0.1 BPM jitter, session exact
+        t = k * 0.1
+        ours = t * 2.1 + rng.uniform(-0.05, 0.05)
+        act = ld.step(t, (ours, 126.0 + rng.uniform(-0.1, 0.1)), 0.9, t * 2.1, 126.0)
+        forces += act.beat is not None
+        tempos += act.tempo is not None
+    assert forces == 0 and tempos == 0
+    for k in range(300, 330):  # the music shifts by a fifth of a beat: corrected once
+        t = k * 0.1
+        act = ld.step(t, (t * 2.1 + 0.2, 126.0), 0.9, t * 2.1, 126.0)
+        if act.beat is not None:
+            forces += 1
+            assert phase_error(t * 2.1 + 0.2, act.beat, 4) == pytest.approx(0.0, abs=1e-9)
+            break
+    assert forces == 1
+
+
+def test_leader_moves_the_bar_only_when_the_engines_downbeat_holds() -> None:
+    ld = Leader(4.0, max_phase_error=0.08, hold_s=0.0, window=5, bar_window=20)
+    forces = []
+    for k in range(100):  # the engine's downbeat guess flips between two positions every second
+        t = k * 0.1
+        shift = 1.0 if (k // 10) % 2 else 0.0
+        act = ld.step(t, (t * 2 + shift, 120.0), 0.9, t * 2, 120.0)
+        if act.beat is not None:
+            forces.append(act.beat)
+    assert forces == []
+    moved = 0.0  # what the forces did to the session
+    for k in range(100, 160):  # now it stays one beat later: one bar move, then nothing
+        t = k * 0.1
+        act = ld.step(t, (t * 2 + 1.0, 120.0), 0.9, t * 2 + moved, 120.0)
+        if act.beat is not None:
+            forces.append(phase_error(t * 2 + 1.0, act.beat, 4))
+            moved = act.beat - t * 2
+    assert len(forces) == 1 and forces[0] == pytest.approx(0.0, abs=1e-9)
