@@ -77,6 +77,25 @@ def test_roles_of_the_pixel_show():
     assert set(rr.group_roles.values()) == {"pixel"}
 
 
+def test_roles_of_the_rock_band_rig():
+    # blinders (two lamps, i.e. two cells) are strobes, not pixel bars; dimmers without a
+    # position are front washes; the group named 'backs' marks its pars as back washes
+    rr = classify(load_show(ROOT / "shows" / "rock-band.yaml").patch)
+    assert rr.group_roles["blinders"] == "strobe"
+    assert rr.group_roles["fronts"] == "front_wash"
+    assert rr.group_roles["backs"] == "back_wash"
+    assert rr.group_roles["movers"] == "mover"
+
+
+@pytest.mark.parametrize("show", ["rigs/club-rig.yaml", "pixel-bar.yaml", "ambient.yaml", "rock-band.yaml", "starter.yaml"])
+def test_every_example_rig_exports_a_clean_show(tmp_path, show):
+    out = tmp_path / "auto.yaml"
+    out.write_text(generate_show_text(ROOT / "shows" / show), encoding="utf-8")
+    res = check_show(out)
+    assert res.ok, [str(e) for e in res.errors]
+    assert not res.warnings, [str(w) for w in res.warnings]
+
+
 def test_back_wash_from_position_tags_and_overrides(tmp_path):
     rig = _rig(tmp_path, """
 fixtures:
