@@ -254,3 +254,36 @@ def test_clock_out_on_a_virtual_port(jack_midi, tmp_path: Path) -> None:
         knobs.close()
     clocks = [x for x in got if x.type == "clock"]
     assert got[0].type == "start" and len(clocks) >= 48
+
+
+def test_midi_learn_command_on_a_virtual_port(jack_midi, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    tag = f"bslearn{os.getpid()}"
+    knobs = jack_midi.open_output(f"{tag}-knobs", virtual=True)
+    path = tmp_path / "learned.yaml"
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "midi", "learn", str(path), "master", "look:drop",
+                             "--api", "jack", "--port", f"{tag}-knobs", "--timeout", "20"],
+                            cwd=repo, env=dict(os.environ), stderr=subprocess.PIPE, text=True)
+    try:
+        def prompt(name: str) -> None:
+            line = ""
+            while f"'{name}'" not in line:
+                line = proc.stderr.readline()
+                assert line, "beamsync midi learn ended early"
+
+        prompt("master")
+        knobs.send(mido.Message("control_change", control=21, value=64, channel=2))
+        prompt("look drop")
+        knobs.send(mido.Message("note_on", note=60, velocity=100))
+        assert proc.wait(30) == 0, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        knobs.close()
+    m = load_map(path)
+    assert m.settings.input == f"{tag}-knobs" and m.settings.api == "jack"
+    assert [(b.control, b.cc, b.note, b.channel, b.look) for b in m.bindings] == [
+        ("master", 21, None, 2, None), ("look", None, 60, 0, "drop")]
