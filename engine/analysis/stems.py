@@ -168,7 +168,6 @@ class StemAnalyser:
                     if self._inner.sample_rate != self.sample_rate else None)
         bins = self._inner.n_fft // 2 + 1
         self._prev = np.zeros((len(STEMS), bins))
-        self._prev_drum = np.zeros(bins)
         self._frames = 0
         self._stem_flux = _Flux(len(STEMS), self._fps, self.opt)
         self._band_hist = np.full((len(DRUM_BANDS), self.opt.drum_rise_lag), -120.0)

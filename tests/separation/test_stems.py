@@ -146,3 +146,27 @@ def test_wrong_rate_block_is_an_error() -> None:
     an = StemAnalyser(SR, StemOptions(separator="dsp"))
     with pytest.raises(SeparationError, match="48000 Hz, expected 44100 Hz"):
         an.process(AudioBlock(0, np.zeros(256, np.float32), 48000))
+
+
+@pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no shipped model")
+def test_model_at_another_rate_gives_chunk_independent_times_in_input_frames() -> None:
+    x, truth = drum_groove(2.0)
+    from scipy.signal import resample_poly
+
+    x48 = resample_poly(x, 160, 147).astype(np.float32)
+    an = StemAnalyser(48000, StemOptions(separator="model"))
+    assert an.kind == "OnnxMaskModel"
+
+    def run48(block: int) -> list:
+        an.reset()
+        out = []
+        for s in range(0, len(x48), block):
+            out += an.process(AudioBlock(s, x48[s : s + block], 48000))
+        return out
+
+    a, b = run48(480), run48(4096)
+    assert [(e.name, e.time) for e in a] == [(e.name, e.time) for e in b]
+    levels = [e.time for e in a if e.name == "level.drums"]
+    # level events every 4 model frames = 4 * 256 * 48000 / 44100 input frames
+    assert np.allclose(np.diff(levels), 4 * 256 * 48000 / 44100, atol=1)
+    assert levels[-1] <= len(x48)
