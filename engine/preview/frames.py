@@ -77,6 +77,10 @@ class FrameRenderer:
             self._wave = peaks / top if top > 0 else peaks
             self._col_dt = hop / sample_rate
         self._glow_data = self._glow_geometry()
+        self._floor_xf = self._floor_transform()
+        self._text_h = max(14, int(self.strip_h * 0.3))
+        self._wave_h = self.strip_h - self._text_h
+        self._wave_img = self._wave_image() if self._wave is not None and len(self._wave) else None
 
     # -- floor glow ------------------------------------------------------------------------
     def _glow_geometry(self) -> dict[str, np.ndarray]:
@@ -86,9 +90,18 @@ class FrameRenderer:
         half = np.radians(np.clip(st.beam_angles, 2.0, 120.0)) / 2.0
         return {"lights": lights, "tan_half": np.tan(half)}
 
+    def _floor_transform(self) -> Any:
+        """The affine map from floor metres (x, y at z = 0) to stage pixels: both projections
+        are linear, so a round spot on the floor is an ellipse that Qt draws directly."""
+        from PySide6.QtGui import QTransform
+
+        pts = self.stage.pixel_positions(self.stage_rect, np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]))
+        o, ex, ey = pts[0], pts[1] - pts[0], pts[2] - pts[0]
+        return QTransform(float(ex[0]), float(ex[1]), float(ey[0]), float(ey[1]), float(o[0]), float(o[1]))
+
     def _paint_glow(self, painter: Any, state: StageState) -> None:
-        from PySide6.QtCore import QPointF
-        from PySide6.QtGui import QBrush, QColor, QPainter, QPolygonF, QRadialGradient
+        from PySide6.QtCore import QPointF, Qt
+        from PySide6.QtGui import QBrush, QColor, QPainter, QRadialGradient
 
         from engine.ui.stage import MAX_BEAM_M, display_colours
 
@@ -99,46 +112,55 @@ class FrameRenderer:
             return
         dim = 0.0 if state.blackout else state.dimmer
         inten = np.nan_to_num(np.asarray(v.intensity[:n], np.float64), nan=0.0)
+        level = inten * dim
+        lights = self._glow_data["lights"][:n] & (level > 0.02) & (st.positions[:n, 2] > 0.05)
+        if not lights.any():
+            return
         colour = np.nan_to_num(np.asarray(v.color[:n], np.float64).reshape(n, 3), nan=1.0)
         disp = display_colours(inten, colour, dim)
-        rect = self.stage_rect
         painter.save()
-        painter.setClipRect(rect)
+        painter.setClipRect(self.stage_rect)
+        painter.setRenderHint(QPainter.Antialiasing, False)  # the gradient fades to nothing at the rim
         painter.setCompositionMode(QPainter.CompositionMode_Plus)
-        painter.setPen(QColor(0, 0, 0, 0))
-        ring = np.linspace(0, 2 * math.pi, 25)[:-1]
-        for i in range(n):
-            level = inten[i] * dim
-            if not self._glow_data["lights"][i] or level <= 0.02:
-                continue
+        painter.setTransform(self._floor_xf)
+        painter.setPen(Qt.NoPen)
+        for i in np.flatnonzero(lights):
             pos = st.positions[i]
-            if pos[2] <= 0.05:  # floor-standing fixtures light the air, not the floor under them
-                continue
             if st.moving[i] or not (math.isnan(v.pan[i]) and math.isnan(v.tilt[i])):
                 d = st.beam_direction(float(v.pan[i]), float(v.tilt[i]), float(st.rotations[i]))
             else:
-                d = np.array([0.0, 0.0, -1.0])  # a fixed light hangs pointing down
+                d = (0.0, 0.0, -1.0)  # a fixed light hangs pointing down
             if d[2] > -0.1:
                 continue  # aimed at the horizon: no spot on the floor
             throw = min(MAX_BEAM_M * 2, pos[2] / -d[2])
-            spot = pos + d * throw
-            zoom = float(v.zoom[i]) if i < len(v.zoom) and not math.isnan(v.zoom[i]) else 0.5
+            sx, sy = pos[0] + d[0] * throw, pos[1] + d[1] * throw
+            zoom = float(v.zoom[i]) if not math.isnan(v.zoom[i]) else 0.5
             radius = max(0.25, throw * self._glow_data["tan_half"][i] * (0.4 + 1.2 * min(1.0, max(0.0, zoom))))
-            pts3 = np.stack([spot[0] + radius * np.cos(ring), spot[1] + radius * np.sin(ring), np.zeros_like(ring)], 1)
-            px = st.pixel_positions(rect, pts3)
-            c = st.pixel_positions(rect, np.array([[spot[0], spot[1], 0.0]]))[0]
-            reach = float(np.max(np.hypot(px[:, 0] - c[0], px[:, 1] - c[1]))) or 1.0
-            grad = QRadialGradient(QPointF(float(c[0]), float(c[1])), reach)
-            a = int(min(255, 60 + 150 * level))
-            grad.setColorAt(0.0, QColor(int(disp[i, 0]), int(disp[i, 1]), int(disp[i, 2]), a))
+            centre = QPointF(float(sx), float(sy))
+            grad = QRadialGradient(centre, float(radius))
+            grad.setColorAt(0.0, QColor(int(disp[i, 0]), int(disp[i, 1]), int(disp[i, 2]), int(min(255, 60 + 150 * level[i]))))
             grad.setColorAt(1.0, QColor(0, 0, 0, 0))
             painter.setBrush(QBrush(grad))
-            painter.drawPolygon(QPolygonF([QPointF(float(x), float(y)) for x, y in px]))
+            painter.drawEllipse(centre, float(radius), float(radius))
         painter.restore()
+
+    def _wave_image(self) -> Any:
+        """The whole file's waveform as one image, a column per strip pixel (blitted per frame)."""
+        from engine.preview.timeline import _rgb_image
+
+        assert self._wave is not None
+        h = max(2, int(self._wave_h))
+        half = self._wave * (h / 2 - 2)
+        y = np.abs(np.arange(h) + 0.5 - h / 2)[:, None]
+        on = y <= np.maximum(half[None, :], 0.0)
+        img = np.zeros((h, len(self._wave), 3), np.uint8)
+        img[:] = (18, 18, 22)
+        img[on] = (90, 110, 130)
+        return _rgb_image(img)
 
     # -- strip -----------------------------------------------------------------------------
     def _paint_strip(self, painter: Any, state: StageState) -> None:
-        from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
+        from PySide6.QtCore import QPointF, QRectF, Qt
         from PySide6.QtGui import QColor, QFont, QPen
 
         from engine.ui import theme
@@ -146,8 +168,8 @@ class FrameRenderer:
         r = self.strip_rect
         w = int(r.width())
         painter.fillRect(r, QColor(18, 18, 22))
-        text_h = max(14, int(r.height() * 0.3))
-        wave_top, wave_h = r.top() + text_h, r.height() - text_h
+        text_h = self._text_h
+        wave_top, wave_h = r.top() + text_h, float(self._wave_h)
         mid_y = wave_top + wave_h / 2
         t = state.time
         t0 = t - STRIP_SECONDS / 2
@@ -155,17 +177,15 @@ class FrameRenderer:
         def x_of(times: np.ndarray) -> np.ndarray:
             return (np.asarray(times, np.float64) - t0) / STRIP_SECONDS * w
 
-        if self._wave is not None:
+        if self._wave_img is not None:
             first = int(math.floor(t0 / self._col_dt))
-            cols = first + np.arange(int(STRIP_SECONDS / self._col_dt))
-            ok = (cols >= 0) & (cols < len(self._wave))
-            xs = (cols * self._col_dt - t0) / STRIP_SECONDS * w
-            amp = np.zeros(len(cols))
-            amp[ok] = self._wave[cols[ok]]
-            painter.setPen(QPen(QColor(90, 110, 130), 1.0))
-            half = amp * (wave_h / 2 - 2)
-            painter.drawLines([QLineF(float(x), mid_y - float(a), float(x), mid_y + float(a))
-                               for x, a in zip(xs, half) if a >= 0.5])
+            count = int(round(STRIP_SECONDS / self._col_dt))
+            lo, hi = max(0, first), min(len(self._wave), first + count)
+            if hi > lo:
+                x0 = (lo * self._col_dt - t0) / STRIP_SECONDS * w
+                width = (hi - lo) * self._col_dt / STRIP_SECONDS * w
+                painter.drawImage(QRectF(x0, wave_top, width, wave_h), self._wave_img,
+                                  QRectF(lo, 0, hi - lo, self._wave_img.height()))
         beats, positions, sections = self._known(state)
         sel = (beats >= t0) & (beats <= t0 + STRIP_SECONDS)
         for bt, pos in zip(beats[sel], positions[sel]):
@@ -174,6 +194,8 @@ class FrameRenderer:
             painter.setPen(QPen(theme.DOWNBEAT if down else theme.BEAT, 2.0 if down else 1.0))
             frac = 1.0 if down else 0.45
             painter.drawLine(QPointF(x, mid_y - frac * wave_h / 2), QPointF(x, mid_y + frac * wave_h / 2))
+        label_end = -1e9
+        row = 0
         for st, kind in sections:
             if not t0 <= st <= t0 + STRIP_SECONDS or kind == "phrase":
                 continue
@@ -181,7 +203,11 @@ class FrameRenderer:
             rgb = SECTION_COLOURS.get(kind, (200, 200, 200))
             painter.setPen(QPen(QColor(*rgb), 2.0))
             painter.drawLine(QPointF(x, wave_top), QPointF(x, wave_top + wave_h))
-            painter.drawText(QRectF(x + 3, wave_top, 160, 14), Qt.AlignLeft | Qt.AlignTop, kind.replace("_", " "))
+            text = kind.replace("_", " ")
+            # marks close together: their names go one under the other
+            row = row + 1 if x < label_end else 0
+            label_end = max(label_end if row else -1e9, x + 3 + painter.fontMetrics().horizontalAdvance(text))
+            painter.drawText(QRectF(x + 3, wave_top + 14 * row, 160, 14), Qt.AlignLeft | Qt.AlignTop, text)
         painter.setPen(QPen(QColor(255, 255, 255), 1.0))
         painter.drawLine(QPointF(w / 2, wave_top), QPointF(w / 2, wave_top + wave_h))  # now
         font = QFont(painter.font())

@@ -156,7 +156,7 @@ def run_preview(
         t = frame / sample_rate + domain.lead  # presentation time
         if progress is not None and frame >= state["progress_next"]:
             progress(min(1.0, frame / max(1, end_frame)))
-            state["progress_next"] = frame + end_frame / 200.0
+            state["progress_next"] = frame + end_frame / 100.0
         if domain.beat_count != state["beat_count"]:
             state["beat_count"] = domain.beat_count
             show_beats.append(t)
