@@ -135,6 +135,9 @@ class _Builder:
         self.roles = roles
         self.opt = opt
         self.rng = random.Random(opt.seed)
+        #: the base looks in their seeded rotation order
+        self.base_looks = ["groove", "pulse", "flow", "split"]
+        self.rng.shuffle(self.base_looks)
         self.group_names: dict[str, str] = {}
         self.new_groups: dict[str, list[str]] = {}
         fixture_names = {f.name for f in patch.fixtures}
@@ -422,8 +425,6 @@ def generate_show_text(rig: str | Path, options: AutoOptions | None = None, *,
     b = _Builder(patch, rr, opt, rig_groups)
     if not b.group_names:
         raise AutoError(f"{path}: no fixture the auto show can drive (roles: {', '.join(sorted(set(rr.fixture_roles)))})")
-    b.base_looks = ["groove", "pulse", "flow", "split"]
-    b.rng.shuffle(b.base_looks)
 
     doc = CommentedMap()
     doc["show"] = f"Auto show for {path.stem}"
