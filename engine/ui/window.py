@@ -8,6 +8,7 @@ shared blocks are copied. Dock layout and window geometry are kept in :class:`QS
 
 from __future__ import annotations
 
+import gc
 import time
 from typing import Any, Callable
 
@@ -20,6 +21,45 @@ from engine.ui import theme
 from engine.ui.feed import EventHistory, MonitorFeed
 from engine.ui.panels import AnalysisPanel, ControlPanel, HealthPanel, InputPanel
 from engine.ui.stage import DmxGrid, StageView
+
+
+class MainThreadGc:
+    """Python's cyclic garbage collection, run only from the GUI thread while a window is open.
+
+    The collector runs in whichever thread crosses its threshold. If that is an engine thread
+    and the garbage holds Qt objects, their destructors run off the GUI thread: seen here as a
+    deadlock (the GUI thread destroying a QObject waits on a Qt mutex held by a thread that waits
+    for the GIL). So, while the window is open, automatic collection is off and a GUI timer
+    collects by the same thresholds; :meth:`stop` collects once more and restores the collector.
+    """
+
+    def __init__(self, parent: Any, interval_ms: int = 500) -> None:
+        self._was_enabled = gc.isenabled()
+        self._threshold = gc.get_threshold()
+        gc.disable()
+        self.timer = QTimer(parent)
+        self.timer.timeout.connect(self.check)
+        self.timer.start(interval_ms)
+        self.active = True
+
+    def check(self) -> None:
+        c0, c1, c2 = gc.get_count()
+        t0, t1, t2 = self._threshold
+        if c2 > t2:
+            gc.collect(2)
+        elif c1 > t1:
+            gc.collect(1)
+        elif c0 > t0:
+            gc.collect(0)
+
+    def stop(self) -> None:
+        if not self.active:
+            return
+        self.active = False
+        self.timer.stop()
+        gc.collect()
+        if self._was_enabled:
+            gc.enable()
 
 
 class MonitorWindow(QMainWindow):
@@ -119,6 +159,7 @@ class MonitorWindow(QMainWindow):
         if state is not None:
             self.restoreState(state)
 
+        self.gc = MainThreadGc(self)
         self.feed = feed
         self.set_feed(feed)
         self.timer = QTimer(self)
@@ -336,6 +377,7 @@ class MonitorWindow(QMainWindow):
     def closeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
         self.closing.emit()
         self.timer.stop()
+        self.gc.stop()
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("state", self.saveState())
         self.settings.sync()

@@ -21,9 +21,28 @@ SR = 48000
 
 
 @pytest.fixture(autouse=True)
-def _qt_offscreen() -> None:
-    # the whole module relies on this; a test session started with a display still runs offscreen
+def _qt_offscreen_and_gui_thread_gc():
+    """Offscreen Qt; and garbage collected only in this (the GUI) thread during a test.
+
+    Set up first, torn down last: the engines' threads have stopped when the test's widgets are
+    collected here. (A collection started by an engine thread that destroys Qt widgets can
+    deadlock Qt; the window guards itself the same way while open, see MainThreadGc.)
+    """
+    import gc
+
     assert os.environ.get("QT_QPA_PLATFORM")
+    was = gc.isenabled()
+    gc.disable()
+    yield
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    app = QCoreApplication.instance()
+    if app is not None:
+        app.sendPostedEvents(None, QEvent.DeferredDelete)
+        app.processEvents()
+    gc.collect()
+    if was:
+        gc.enable()
 
 
 @pytest.fixture(scope="session")
