@@ -171,7 +171,6 @@ class StructureAnalyser:
         # silence
         self._music = False
         self._silent_since: int | None = None
-        self._silence_reported = True  # nothing to report before the first music
         self._music_since: int | None = None
         # beat grid
         self._pending: deque[FeatureEvent] = deque()
@@ -191,9 +190,8 @@ class StructureAnalyser:
         self._disagree_since = 0
         self._resync_at: int | None = None  # when the tracker's beats began to leave our grid
         self._beat_had_low = False
-        self._last_tick_exact: float | None = None
         self._bpm_hist: deque[float] = deque(maxlen=8)
-        self._seg = np.zeros(0)
+        self._seg = np.zeros(3)
         self._seg_n = 0
         self._prev_seg: np.ndarray | None = None
         # bars and phrases
@@ -207,7 +205,6 @@ class StructureAnalyser:
         self._candidate: int | None = None  # frame end of the first returning frame
         self._cand_peak = -200.0
         self._build_start_bar: int | None = None
-        self._build_time: int | None = None
         self._expected_drop_bar = 0
         self._last_build_bar = -100
         self._cand_absent = 0
@@ -265,7 +262,6 @@ class StructureAnalyser:
             silent_for = (now - self._silent_since) / self.sr
             if self._music and silent_for >= o.silence_min:
                 self._music = False
-                self._silence_reported = True
                 self._breakdown = False
                 self._candidate = None
                 self._end_build(now, out)
@@ -316,8 +312,6 @@ class StructureAnalyser:
         # -- per-beat segment spectrum for the downbeat vote (mid band, coarse)
         # (kept as band powers only: cheap and enough for chord/bass changes)
         self._seg_n += 1
-        if self._seg.size == 0:
-            self._seg = np.zeros(3)
         self._seg += (low_p, mid_p, high_p)
         # -- low end: breakdowns and drops
         if self._music and self._low_ref is not None:
@@ -478,7 +472,6 @@ class StructureAnalyser:
             if now >= nxt + grace and self._flywheel < self.opt.flywheel_bars * self._meter:
                 self._flywheel += 1
                 self._tick(int(round(nxt)), 0, now, out)
-                self._last_tick_exact = nxt
 
     def _fit(self) -> None:
         """Beat period from a line through the recent tracker beats (robust to skipped beats).
@@ -644,15 +637,6 @@ class StructureAnalyser:
                 return t
         return frame
 
-    def _first_downbeat_after(self, frame: int) -> int:
-        for t, down in self._ticks:
-            if t > frame and down:
-                return t
-        for t, _ in self._ticks:
-            if t > frame:
-                return t
-        return frame
-
     # ------------------------------------------------------------------ bars
     def _bar_done(self, now: int, out: list[FeatureEvent]) -> None:
         o = self.opt
@@ -661,7 +645,7 @@ class StructureAnalyser:
             b = bars[-1]
             if b.index >= self._expected_drop_bar + 1:  # the drop did not come
                 self._end_build(now, out)
-        elif (len(bars) >= 3 and self._music and not self._silence_reported_recently()
+        elif (len(bars) >= 3 and self._music
               and self._bar_count - self._last_build_bar >= self.opt.phrase_bars):
             window = list(bars)[-5:]
             h = [b.high_db for b in window]
@@ -678,7 +662,6 @@ class StructureAnalyser:
                 start_bar = window[k]
                 self._build_start_bar = start_bar.index
                 self._last_build_bar = self._bar_count
-                self._build_time = start_bar.start
                 p = o.phrase_bars
                 anchor = self._anchor_bar if self._anchor_bar is not None else start_bar.index
                 pos = (start_bar.index - anchor) % p
@@ -691,9 +674,6 @@ class StructureAnalyser:
                 out.append(self._section("buildup", start_bar.start, now, conf,
                                          drop_expected_in_bars=self._expected_drop_bar - (self._bar_count + 1)))
         self._check_tempo(now, out)
-
-    def _silence_reported_recently(self) -> bool:
-        return not self._music
 
     def _end_build(self, now: int, out: list[FeatureEvent]) -> None:
         if self._build_start_bar is not None:
