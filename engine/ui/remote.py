@@ -23,6 +23,7 @@ import os
 import queue
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -231,6 +232,9 @@ class UiProcess:
     def stop(self, timeout: float = 5.0) -> None:
         """Close the window (if still open) and wait for the UI process."""
         if self._spawned and self.process.is_alive():
+            start_by = time.monotonic() + 30.0  # a window still starting up finishes opening, then closes cleanly
+            while not self.ready.is_set() and self.process.is_alive() and time.monotonic() < start_by:
+                self.ready.wait(0.1)
             self.to_ui.put(("quit",))
             self.process.join(timeout)
             if self.process.is_alive():
