@@ -35,6 +35,12 @@ def add_control_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--link", choices=["follow", "lead"],
                    help="join an Ableton Link session: follow its tempo, or lead it with the detected tempo")
     g.add_argument("--link-quantum", type=float, default=4.0, metavar="BEATS", help="Link quantum (default 4)")
+    g.add_argument("--stop-look", metavar="LOOK",
+                   help="on SIGTERM/Ctrl-C switch to this look before stopping (with --stop-hold for its transition)")
+    g.add_argument("--stop-hold", type=float, default=0.0, metavar="S",
+                   help="on SIGTERM keep rendering this long before stopping (default 0)")
+    g.add_argument("--stop-fade", type=float, default=0.0, metavar="S",
+                   help="on SIGTERM fade the master to zero over S seconds before stopping (default 0)")
     g.add_argument("--log-json", action="store_true", help="log JSON lines (one object per line)")
     g.add_argument("--log-file", metavar="FILE", help="log to this file, rotated by size")
     g.add_argument("--log-max-bytes", type=int, default=10_000_000, metavar="N",
@@ -71,6 +77,12 @@ class Controls:
         self.status_log = StatusLog(self.health.snapshot, interval)
         # Write the periodic status as a log record instead of a terminal line when logs are structured.
         self.quiet = bool(args.log_json)
+        self.stop_look: str | None = getattr(args, "stop_look", None)
+        self.stop_fade = max(0.0, float(getattr(args, "stop_fade", 0.0) or 0.0))
+        # With a safe look, keep rendering for the show's transition (at most 5 s) before stopping.
+        self.stop_hold = max(self.stop_fade, float(getattr(args, "stop_hold", 0.0) or 0.0))
+        self._stop_started: float | None = None
+        self._fade_from = 1.0
         try:
             if args.osc_port is not None:
                 from engine.control.osc import OscControlServer
@@ -111,8 +123,37 @@ class Controls:
             log.info("SIGHUP: reloading the show", extra={"fields": {"event": "reload"}})
             self.operator.apply("reload")
         if self.signals.stop_requested.is_set():
-            return True
+            return self._shutdown_step(now)
         return False
+
+    def _shutdown_step(self, now: float) -> bool:
+        """The configured way out: a safe look and/or a fade of the master, then True (stop).
+
+        Runs from the loop while the engine still renders, so the look's transition and the
+        fade really go out before the outputs send their stream-terminated packets.
+        """
+        if self._stop_started is None:
+            self._stop_started = now
+            sd_notify("STOPPING=1")
+            if self.stop_look:
+                log.info("stopping: switching to the safe look %r", self.stop_look,
+                         extra={"fields": {"event": "stop_look"}})
+                self.operator.apply("look", [self.stop_look])
+            self._fade_from = self.operator.value("master")
+            if not isinstance(self._fade_from, float):
+                self._fade_from = 1.0
+        elapsed = now - self._stop_started
+        if self.signals is not None and self.signals.second_stop:
+            return True  # asked twice: no fade, no hold (still the clean shutdown)
+        if self.stop_fade > 0 and elapsed < self.stop_fade:
+            self.operator.apply("master", [self._fade_from * (1.0 - elapsed / self.stop_fade)])
+            return False
+        if self.stop_fade > 0 and self.operator.value("master") != 0.0:
+            self.operator.apply("master", [0.0])
+        hold = self.stop_hold - elapsed
+        if hold > 0:
+            return False  # let the safe look's transition play out
+        return True
 
     def stop(self) -> None:
         """Stop every surface (idempotent); the engine itself is closed by the caller."""

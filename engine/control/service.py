@@ -89,6 +89,7 @@ class Signals:
         self.stop_requested = threading.Event()
         self.reload_requested = threading.Event()
         self.received: list[int] = []
+        self.second_stop = False  # a second SIGTERM/SIGINT: skip the stop fade/hold
         self._previous: dict[int, Any] = {}
         if threading.current_thread() is not threading.main_thread():
             return  # signal handlers can only be installed from the main thread
@@ -96,8 +97,10 @@ class Signals:
             self._previous[sig] = signal.signal(sig, handler)
 
     def _stop(self, signum: int, frame: Any) -> None:
-        if self.stop_requested.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt  # a second Ctrl-C: the operator really wants out
+        if self.stop_requested.is_set():
+            if self.second_stop and signum == signal.SIGINT:
+                raise KeyboardInterrupt  # a third Ctrl-C: the operator really wants out now
+            self.second_stop = True  # skip the fade/hold, but still shut down cleanly
         self.received.append(signum)
         self.stop_requested.set()
 

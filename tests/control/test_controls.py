@@ -1,0 +1,100 @@
+"""The wiring of ``beamsync run``'s control options: shutdown sequence, SIGHUP, status log."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+
+from engine.cli import build_parser
+from engine.control.controls import Controls
+
+
+class FakeEngine:
+    alive = True
+
+    def __init__(self) -> None:
+        self.posted: list[tuple[str, Any]] = []
+
+        class Status:
+            def snapshot(self) -> dict[str, float]:
+                return {"bpm": 124.0, "confidence": 0.9, "state": 1.0}
+
+        self.status = Status()
+
+    def post(self, command: str, value: Any = None) -> None:
+        self.posted.append((command, value))
+
+
+class FakeSource:
+    def stats(self) -> Any:
+        class S:
+            xruns = 2
+            lost_frames = 0
+
+        return S()
+
+
+def _controls(*argv: str) -> tuple[Controls, FakeEngine]:
+    args = build_parser().parse_args(["run", *argv])
+    engine = FakeEngine()
+    return Controls(engine, FakeSource(), args), engine
+
+
+def test_sigterm_without_options_stops_at_once() -> None:
+    c, engine = _controls()
+    try:
+        assert c.tick(0.0) is False
+        c.signals.stop_requested.set()
+        assert c.tick(0.05) is True
+        assert engine.posted == []
+    finally:
+        c.stop()
+
+
+def test_stop_look_then_fade_then_stop() -> None:
+    c, engine = _controls("--stop-look", "safe", "--stop-fade", "1.0", "--stop-hold", "1.5")
+    try:
+        c.tick(0.0)
+        c.operator.apply("master", [0.8])
+        engine.posted.clear()
+        c.signals.stop_requested.set()
+        done = [(t / 10, c.tick(10.0 + t / 10)) for t in range(0, 20)]
+        assert engine.posted[0] == ("look", "safe")
+        masters = [v for k, v in engine.posted if k == "master"]
+        assert masters[0] == pytest.approx(0.8) and masters[-1] == 0.0
+        assert all(a >= b for a, b in zip(masters, masters[1:]))  # a fade down, never up
+        stop_at = next(t for t, d in done if d)
+        assert stop_at == pytest.approx(1.5)  # held for the look's transition
+    finally:
+        c.stop()
+
+
+def test_second_signal_skips_the_fade() -> None:
+    c, engine = _controls("--stop-fade", "5")
+    try:
+        c.tick(0.0)
+        c.signals.stop_requested.set()
+        assert c.tick(1.0) is False
+        c.signals.second_stop = True
+        assert c.tick(1.1) is True
+    finally:
+        c.stop()
+
+
+def test_sighup_reloads_and_status_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    c, engine = _controls("--status-interval", "5")
+    try:
+        with caplog.at_level(logging.INFO):
+            c.tick(0.0)
+            c.signals.reload_requested.set()
+            c.tick(0.1)
+            for t in range(1, 12):
+                c.tick(float(t))
+        assert engine.posted == [("reload", None)]
+        status = [r for r in caplog.records if r.name == "beamsync.status"]
+        assert len(status) == 2 and status[0].fields["status"]["xruns"] == 2
+        assert status[0].fields["status"]["tempo"]["bpm"] == 124.0
+    finally:
+        c.stop()
