@@ -32,7 +32,7 @@ class Health:
         st = self.engine.status.snapshot()
         stats = self.source.stats()
         device: dict[str, Any] = {
-            "name": str(getattr(self.source, "device_name", "") or getattr(self.source, "path", "") or "file"),
+            "name": str(getattr(self.source, "device_name", "") or getattr(self.source, "name", "") or "?"),
             # AudioProcess reports running | lost | stopped | failed; a file source just runs.
             "state": str(getattr(self.source, "state", "running")),
             "losses": int(getattr(self.source, "losses", 0)),

@@ -98,3 +98,34 @@ def test_sighup_reloads_and_status_is_logged(caplog: pytest.LogCaptureFixture) -
         assert status[0].fields["status"]["tempo"]["bpm"] == 124.0
     finally:
         c.stop()
+
+
+def test_health_snapshot_reports_device_tempo_fps_errors() -> None:
+    from engine.control.health import Health
+
+    class Lost(FakeSource):
+        device_name = "USB Audio"
+        state = "lost"
+        losses = 1
+        restarts = 0
+        events = ["audio input 'USB Audio' lost (exit 1); retrying"]
+
+    class Status:
+        def snapshot(self) -> dict[str, float]:
+            return {"state": 1.0, "bpm": 128.04, "confidence": 0.93, "beat_in_bar": 3, "show_fps": 99.6,
+                    "output_fps": 44.0, "output_errors": 7, "show_reload_errors": 1, "lost_frames": 5}
+
+    engine = FakeEngine()
+    engine.status = Status()
+    clock = iter([100.0, 130.5])
+    h = Health(engine, Lost(), clock=lambda: next(clock))
+    h.extra["osc"] = lambda: {"applied": 3}
+    h.extra["broken"] = lambda: 1 / 0
+    snap = h.snapshot()
+    assert snap["uptime_s"] == 30.5 and snap["engine"] == "running"
+    assert snap["device"] == {"name": "USB Audio", "state": "lost", "losses": 1, "restarts": 0,
+                              "events": ["audio input 'USB Audio' lost (exit 1); retrying"]}
+    assert snap["tempo"]["bpm"] == 128.04 and snap["tempo"]["beat_in_bar"] == 3
+    assert snap["fps"] == {"show": 99.6, "output": 44.0} and snap["xruns"] == 2 and snap["lost_frames"] == 5
+    assert snap["errors"] == {"output": 7, "show_reload": 1, "show_late": 0}
+    assert snap["osc"] == {"applied": 3} and "division by zero" in snap["broken"]["error"]
