@@ -24,9 +24,10 @@ Continuous values (events every ``value_every`` seconds):
 * ``breakdown_start``: the low end (kick and bass, 30–150 Hz) stays ``low_absent_db`` below its
   running reference for a bar while music plays; the time is the first downbeat after the
   last low hit. ``breakdown_end``: the low end comes back.
-* ``drop``: the low end comes back at full strength after a breakdown or build-up; detected on
-  the return's first hit (within ``confirm`` s) and placed on the beat grid's downbeat nearest
-  to it, which then becomes a downbeat and the start of a phrase.
+* ``drop``: the low end comes back at full strength after a breakdown or build-up, in music
+  whose low end drove most beats before the break; detected on the return's first hit (within
+  ``confirm`` s) and placed on the grid beat nearest to it (within ``snap`` s), which then
+  becomes a downbeat and the start of a phrase.
 * ``buildup``: the high band (2–16 kHz: snare rolls, risers, noise sweeps) rises bar after bar;
   the time is the downbeat where the rise began.
 * ``phrase``: every ``phrase_bars`` bars from the phrase anchor (music start, drop, breakdown);
@@ -35,6 +36,14 @@ Continuous values (events every ``value_every`` seconds):
 
 Event ``time`` is the input frame where the thing happens (a downbeat for drops and phrases),
 ``detected_at`` the frame at which it was decided.
+
+The beat grid: tracker beats are taken while the low end plays; while it is away (breakdowns,
+build-ups) the grid is held, extrapolated with the period fitted over the last 32 beats,
+because the tracker then follows pads and rolls off the grid. Tracker beats off the held grid
+are ignored until the tracker keeps a steady tempo of its own for 8 beats (a new track). Bars
+are counted in ``meter`` beats; the downbeat is voted for by the tracker's bar position, the
+change of the low band from beat to beat (bass notes change on bar lines), and, strongly, by
+drops and breakdown starts.
 """
 
 from __future__ import annotations
@@ -210,9 +219,6 @@ class StructureAnalyser:
         self._cand_absent = 0
         self._cand_low = -200.0
         self._low_s = -200.0
-        self._drop_bar: int | None = None
-        self._last_section_bar = -100
-        self._tempo_bars: deque[float] = deque(maxlen=24)
         self._last_track_change_bar = -100
 
     # ------------------------------------------------------------------ helpers
