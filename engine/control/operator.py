@@ -77,9 +77,9 @@ def _press(args: Sequence[Any]) -> bool:
     if not args:
         return True
     v = args[0]
-    if isinstance(v, str):
+    if isinstance(v, (str, bool)):
         return parse_bool(v)
-    return parse_number(v, "a trigger") > 0 if not isinstance(v, bool) else v
+    return parse_number(v, "a trigger") > 0
 
 
 def _name(value: Any, what: str) -> str:

@@ -34,13 +34,13 @@ import struct
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from pythonosc.osc_packet import OscPacket
 
 from engine.control.errors import ControlError, ControlValueError
-from engine.control.operator import Operator
+from engine.control.operator import Operator, parse_number
 
 log = logging.getLogger("beamsync.control.osc")
 
@@ -266,8 +266,6 @@ class OscControlServer:
     def _subscribe(self, addr: tuple[str, int], now: float, args: list[Any]) -> None:
         seconds = 60.0
         if args:
-            from engine.control.operator import parse_number
-
             seconds = min(MAX_SUBSCRIBE_S, max(1.0, parse_number(args[0], "subscribe")))
         key = self._reply_addr(addr)
         with self._sub_lock:
