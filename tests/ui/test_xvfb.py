@@ -27,7 +27,8 @@ def test_beamsync_run_opens_the_window_under_xvfb(tmp_path, club_show, demo):
     wav = tmp_path / "demo.wav"
     sf.write(wav, demo.samples[: 8 * 48000], 48000)
     grab = tmp_path / "xvfb-window.png"
-    env = dict(os.environ, QT_QPA_PLATFORM="xcb", BEAMSYNC_UI_GRAB=str(grab), JACK_NO_START_SERVER="1")
+    env = dict(os.environ, QT_QPA_PLATFORM="xcb", BEAMSYNC_UI_GRAB=str(grab), JACK_NO_START_SERVER="1",
+               XDG_CONFIG_HOME=str(tmp_path / "config"))  # the window's remembered layout stays in tmp
     env.pop("JACK_DEFAULT_SERVER", None)
     env.pop("DISPLAY", None)
     cmd = ["xvfb-run", "-a", "-s", "-screen 0 1600x1000x24", sys.executable, "-m", "engine.cli", "run", str(club_show),
@@ -72,7 +73,8 @@ def test_sigterm_stops_a_run_with_a_window_cleanly(tmp_path, club_show, demo):
 
     wav = tmp_path / "demo.wav"
     sf.write(wav, demo.samples[: 3 * 48000], 48000)
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", JACK_NO_START_SERVER="1", PYTHONUNBUFFERED="1")
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", JACK_NO_START_SERVER="1", PYTHONUNBUFFERED="1",
+               XDG_CONFIG_HOME=str(tmp_path / "config"))
     env.pop("JACK_DEFAULT_SERVER", None)
     proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", str(club_show), "--audio", str(wav), "--loop",
                              "--engine", "thread"], cwd=REPO, env=env, stderr=subprocess.PIPE, text=True)
@@ -94,3 +96,4 @@ def test_sigterm_stops_a_run_with_a_window_cleanly(tmp_path, club_show, demo):
             proc.wait()
     assert proc.returncode == 0, rest[-2000:]
     assert "done after" in rest
+    assert (tmp_path / "config" / "beamsync" / "monitor.conf").is_file()  # the layout was saved on close
