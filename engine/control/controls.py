@@ -82,6 +82,7 @@ class Controls:
         # With a safe look, keep rendering for the show's transition (at most 5 s) before stopping.
         self.stop_hold = max(self.stop_fade, float(getattr(args, "stop_hold", 0.0) or 0.0))
         self._stop_started: float | None = None
+        self._next_sd_status = 0.0
         self._fade_from = 1.0
         try:
             if args.osc_port is not None:
@@ -118,6 +119,13 @@ class Controls:
             log.info("beamsync running", extra={"fields": {"event": "ready"}})
         self.watchdog.tick(now, healthy=self.engine.alive)
         self.status_log.tick(now)
+        if self.watchdog.active and now >= self._next_sd_status:
+            # One line for `systemctl status beamsync` (only under systemd's watchdog).
+            self._next_sd_status = now + 5.0
+            st = self.health.snapshot()
+            sd_notify(f"STATUS={st['tempo']['bpm']:.1f} BPM, show {st['fps']['show']:.0f} fps, "
+                      f"out {st['fps']['output']:.0f} fps, {st['errors']['output']} output errors, "
+                      f"input {st['device']['state']}")
         if self.signals.reload_requested.is_set():
             self.signals.reload_requested.clear()
             log.info("SIGHUP: reloading the show", extra={"fields": {"event": "reload"}})

@@ -129,3 +129,34 @@ def test_health_snapshot_reports_device_tempo_fps_errors() -> None:
     assert snap["fps"] == {"show": 99.6, "output": 44.0} and snap["xruns"] == 2 and snap["lost_frames"] == 5
     assert snap["errors"] == {"output": 7, "show_reload": 1, "show_late": 0}
     assert snap["osc"] == {"applied": 3} and "division by zero" in snap["broken"]["error"]
+
+
+def test_systemd_status_line_under_the_watchdog(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket as _socket
+
+    path = str(tmp_path / "n.sock")
+    rx = _socket.socket(_socket.AF_UNIX, _socket.SOCK_DGRAM)
+    rx.bind(path)
+    rx.settimeout(0.5)
+    monkeypatch.setenv("NOTIFY_SOCKET", path)
+    monkeypatch.setenv("WATCHDOG_USEC", "10000000")
+    monkeypatch.delenv("WATCHDOG_PID", raising=False)
+    c, engine = _controls()
+    got = []
+    try:
+        c.tick(0.0)
+        c.tick(1.0)
+        c.tick(5.5)
+    finally:
+        c.stop()
+    while True:
+        try:
+            got.append(rx.recv(200).decode())
+        except _socket.timeout:
+            break
+    rx.close()
+    assert got[:2] == ["READY=1", "STATUS=running"]
+    assert got.count("WATCHDOG=1") == 2  # at 0 and 5.5 (interval 5 s)
+    status = [g for g in got if g.startswith("STATUS=124.0 BPM")]
+    assert len(status) == 2 and "input running" in status[0]
+    assert got[-1] == "STOPPING=1"
