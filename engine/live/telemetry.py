@@ -11,6 +11,7 @@ as the audio ring's metadata.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from multiprocessing import shared_memory
 from typing import Iterable
@@ -140,6 +141,7 @@ class Telemetry:
         for _ in range(100):
             s0 = int(self._ctl[0])
             if s0 & 1:
+                time.sleep(0)  # let the writer (maybe a thread of this process) finish
                 continue
             nu = int(self._ctl[1])
             unis = self._universes[:nu].copy()
@@ -147,6 +149,7 @@ class Telemetry:
             frame = int(self._ctl[6])
             if int(self._ctl[0]) == s0:
                 return frame, {int(u): data[i] for i, u in enumerate(unis)}
+            time.sleep(0)
         return int(self._ctl[6]), {}
 
     def read_fixtures(self) -> FixtureView:
@@ -154,6 +157,7 @@ class Telemetry:
         for _ in range(100):
             s0 = int(self._ctl[0])
             if s0 & 1:
+                time.sleep(0)
                 continue
             n, c = int(self._ctl[2]), int(self._ctl[3])
             fix = self._fix[:, :n].copy()
@@ -161,6 +165,7 @@ class Telemetry:
                                self._cell_i[:c].copy(), self._cell_c[:c].copy())
             if int(self._ctl[0]) == s0:
                 return view
+            time.sleep(0)
         z = np.zeros(0, np.float32)
         return FixtureView(0, z, np.zeros((0, 3), np.float32), z, z, z, z, z, np.zeros((0, 3), np.float32))
 
