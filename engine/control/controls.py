@@ -163,6 +163,18 @@ class Controls:
             return False  # let the safe look's transition play out
         return True
 
+    def rebind(self, engine: Any, source: Any) -> None:
+        """Point every surface at a new engine (the window's device switch replaces it)."""
+        self.engine = engine
+        self.operator.retarget(engine.post)
+        self.health.engine, self.health.source = engine, source
+        if self.midi is not None and self.midi.clock_out is not None:
+            from engine.control.midi import engine_beat_position
+
+            self.midi.beat_position = engine_beat_position(engine.status)
+        if self.link is not None:
+            self.link.engine_status = engine.status
+
     def stop(self) -> None:
         """Stop every surface (idempotent); the engine itself is closed by the caller."""
         if self.signals is not None and self.signals.stop_requested.is_set():

@@ -104,6 +104,10 @@ class Operator:
         self.listeners: list[Callable[[str, Any], None]] = []
         self.applied = 0
 
+    def retarget(self, post: Callable[[str, Any], None]) -> None:
+        """Send later commands to another engine (the state shown on the surfaces stays)."""
+        self._post = post
+
     @staticmethod
     def known(control: str) -> bool:
         """Whether ``control`` names a control (``fader.X``/``button.X`` for any X)."""

@@ -160,3 +160,16 @@ def test_systemd_status_line_under_the_watchdog(tmp_path, monkeypatch: pytest.Mo
     status = [g for g in got if g.startswith("STATUS=124.0 BPM")]
     assert len(status) == 2 and "input running" in status[0]
     assert got[-1] == "STOPPING=1"
+
+
+def test_rebind_sends_later_commands_to_the_new_engine() -> None:
+    c, old = _controls()
+    try:
+        c.operator.apply("master", [0.5])
+        new = FakeEngine()
+        c.rebind(new, FakeSource())
+        c.operator.apply("blackout", [True])
+        assert old.posted == [("master", 0.5)] and new.posted == [("blackout", True)]
+        assert c.health.engine is new and c.operator.value("master") == 0.5
+    finally:
+        c.stop()
