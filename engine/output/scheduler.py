@@ -47,12 +47,13 @@ class OutputTiming:
 
 
 class _Slot:
-    __slots__ = ("sender", "period", "due")
+    __slots__ = ("sender", "period", "due", "last")
 
     def __init__(self, sender: Sender) -> None:
         self.sender = sender
         self.period = 1.0 / sender.config.rate
         self.due: float | None = None  # first tick sets the grid origin
+        self.last = float("-inf")  # time of the last send
 
 
 class OutputScheduler:
@@ -114,6 +115,7 @@ class OutputScheduler:
             return 0
         due = slot.due
         sender = slot.sender
+        slot.last = now
         sender.stats.record_tick(due, now)
         try:
             sender.send(now)
@@ -135,7 +137,10 @@ class OutputScheduler:
         """
         t = self.clock() if now is None else now
         for slot in self._slots:
-            if slot.due is not None and slot.due > t:
+            # Never closer than a quarter period to the last send (at most 4x the output's
+            # rate), so a dense passage of onsets cannot flood a node, while an onset right
+            # after a beat-locked frame still goes out at once.
+            if slot.due is not None and slot.due > t and t - slot.last >= 0.25 * slot.period:
                 slot.due = t
         self._wake.set()
 

@@ -134,8 +134,20 @@ def test_kick_sends_now_and_restarts_the_cadence() -> None:
     a = Probe("a", 40.0)  # period 25 ms
     sched = OutputScheduler([a], clock=lambda: 0.0)
     sched.tick(0.0)
-    sched.kick(0.010)  # an onset: flash now instead of at 0.025
-    sched.tick(0.010)
+    sched.kick(0.015)  # an onset: flash now instead of at 0.025
+    sched.tick(0.015)
     sched.tick(0.025)  # the old slot is gone
-    sched.tick(0.035)
-    assert a.calls == [0.0, 0.010, 0.035]
+    sched.tick(0.040)
+    assert a.calls == [0.0, 0.015, 0.040]
+
+
+def test_kick_never_sends_faster_than_four_times_the_rate() -> None:
+    a = Probe("a", 40.0)  # period 25 ms: kicks closer than 6.25 ms to the last send are ignored
+    sched = OutputScheduler([a], clock=lambda: 0.0)
+    sched.tick(0.0)
+    sched.kick(0.004)
+    sched.tick(0.004)
+    sched.kick(0.007)
+    sched.tick(0.007)
+    sched.tick(0.025)
+    assert a.calls == [0.0, 0.007]
