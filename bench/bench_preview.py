@@ -55,21 +55,33 @@ def main() -> int:
     seconds = len(samples) / rate
     print(f"machine: {os.cpu_count()} CPUs; audio {audio.name}: {seconds:.1f} s at {rate} Hz; show {args.show}")
 
+    import resource
+
+    def cpu() -> float:
+        """CPU seconds of this process and its finished children (the ffmpeg encoder)."""
+        me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
     show = load_show(args.show)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), cpu()
     rec = run_preview(show, samples, rate)
-    engine = time.perf_counter() - t0
+    engine, engine_cpu = time.perf_counter() - t0, cpu() - c0
     t0 = time.perf_counter()
     render_timeline(rec, out / "timeline.png")
     timeline = time.perf_counter() - t0
-    print(f"engine alone (analysis + show, {rec.show_frames} show frames): {engine:6.1f} s = {engine / seconds:.3f}x real time")
+    print(f"engine alone (analysis + show, {rec.show_frames} show frames): {engine:6.1f} s = {engine / seconds:.3f}x real time"
+          f" (CPU {engine_cpu:.1f} s = {engine_cpu / seconds:.3f}x)")
     print(f"timeline picture:                                  {timeline:6.1f} s")
 
     size = parse_size(args.size)
+    c0 = cpu()
     summary = render_preview(args.show, audio, video=out / "preview.mp4", size=size, fps=args.fps)
+    full_cpu = cpu() - c0
     print(f"full video {size[0]}x{size[1]} @ {args.fps:g} fps ({summary.frames} frames, with audio): "
           f"{summary.seconds:6.1f} s = {summary.realtime_ratio:.3f}x real time "
           f"(drawing + encoding ≈ {summary.seconds - engine:.1f} s, {1000 * (summary.seconds - engine) / max(1, summary.frames):.1f} ms/frame)")
+    print(f"  CPU (this process + ffmpeg): {full_cpu:.1f} s = {full_cpu / seconds:.3f}x real time; "
+          f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"files: {out}")
     return 0
 

@@ -215,6 +215,9 @@ class LanePainter:
         from PySide6.QtGui import QPen
 
         top, h = self.begin_lane("sections", height)
+        rows = max(1, h // 14)
+        ends = [-1e9] * rows  # where the last name in each text row ends
+        metrics = self.p.fontMetrics()
         for t, kind in lanes.sections:
             x = float(self.x(t))
             if not self.x0 <= x <= self.x0 + self.plot_w:
@@ -222,8 +225,15 @@ class LanePainter:
             rgb = SECTION_COLOURS.get(kind, (200, 200, 200))
             self.p.setPen(QPen(_qcolor(rgb), 2.0))
             self.p.drawLine(QPointF(x, top), QPointF(x, top + h))
-            if kind != "phrase":
-                self.p.drawText(QRectF(x + 3, top, 140, h), Qt.AlignLeft | Qt.AlignVCenter, kind.replace("_", " "))
+            if kind == "phrase":
+                continue
+            text = kind.replace("_", " ")
+            # the first row free at x; names that would overlap every row are left out
+            row = next((r for r in range(rows) if ends[r] < x), None)
+            if row is None:
+                continue
+            ends[row] = x + 3 + metrics.horizontalAdvance(text) + 4
+            self.p.drawText(QRectF(x + 3, top + 1 + 14 * row, 160, 14), Qt.AlignLeft | Qt.AlignVCenter, text)
 
     def notes(self, lanes: AnalysisLanes, height: int = 60) -> None:
         from PySide6.QtCore import QRectF

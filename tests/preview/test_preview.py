@@ -265,3 +265,15 @@ def test_bad_options_exit_2_with_one_line(wav, tmp_path, capsys):
     assert main(["render", str(STARTER), str(wav), "-o", str(tmp_path / "no" / "x.mp4")]) == 2
     assert "does not exist" in capsys.readouterr().err
     assert not (tmp_path / "x.mp4").exists()
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "shows").glob("*.yaml")))
+def test_every_example_show_renders_a_frame_and_a_timeline(name, clip, out_dir):
+    from engine.preview.timeline import render_timeline
+
+    short = (clip[0][: int(3.0 * clip[1])], clip[1])
+    frames, rec, renderer, states = _raw_run(short, ROOT / "shows" / f"{name}.yaml", start=2.0)
+    assert len(frames) == int(1.0 * FPS)
+    _save(frames[-1], out_dir / f"example-{name}.png")
+    lanes = render_timeline(rec, out_dir / f"example-{name}-timeline.png", width=600)
+    assert any(n.startswith("group:") for n, _, _ in lanes)
