@@ -36,7 +36,8 @@ def add_auto_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--roles", action="append", metavar="GROUP=ROLE",
                    help="override a group's role (front_wash, back_wash, mover, spot, pixel, strobe, fx, other)")
     p.add_argument("--phrases-per-look", type=int, default=1, help="hold each base look at most this many phrases")
-    p.add_argument("--flash-limit", type=float, default=3.0, help="photosensitivity guard: flashes per second (0 = off)")
+    p.add_argument("--flash-limit", type=float, default=3.0, help="photosensitivity limit in flashes per second that the generated strobes respect (default 3; "
+                        "0 = off, which allows faster strobes in drops)")
     p.add_argument("--no-haze", action="store_true", help="no haze in breakdowns")
 
 

@@ -333,7 +333,11 @@ class _Builder:
         if self.has("pixel"):
             drop.append({"group": self.g("pixel"), "intensity": 1, "colour": "accent", "vu": _flow({"input": "level_s", "mirror": True})})
         if self.has("strobe"):
-            drop.append({"group": self.g("strobe"), "intensity": 1, "colour": "white", "strobe": _flow({"sync": "1 beat", "duty": 0.2})})
+            # once a beat stays under 3 flashes a second up to 180 BPM; twice only when the
+            # photosensitivity limit is off or allows it
+            fast = self.opt.flash_limit <= 0 or self.opt.flash_limit >= 6
+            drop.append({"group": self.g("strobe"), "intensity": 1, "colour": "white",
+                         "strobe": _flow({"sync": "1/2 beat" if fast else "1 beat", "duty": 0.2})})
         for name, parts in (("build", build), ("drop", drop)):
             if parts:
                 looks[name] = [self.part(self.role_of[p["group"]], p) for p in parts]

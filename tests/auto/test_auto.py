@@ -132,6 +132,9 @@ def test_generated_show_checks_clean_and_is_seeded(tmp_path):
     other = generate_show_text(CLUB, AutoOptions(seed=5))
     assert other != text
     assert "seed: 5" in other
+    # strobes stay at one flash a beat under the photosensitivity limit, faster only without it
+    assert "sync: 1/2 beat" not in text
+    assert "sync: 1/2 beat" in generate_show_text(CLUB, AutoOptions(flash_limit=0))
     # every role of the rig is used
     for group in ("pars", "washes", "spots", "pixels", "strobes"):
         assert f"group: {group}\n" in text
