@@ -235,23 +235,31 @@ def load_map(path: str | Path) -> MidiMap:
 class ClockOut:
     """24 ppqn MIDI clock locked to the engine's beat position.
 
-    ``pulses(now, position)`` returns how many clock messages are due, given the beat position
-    (beats since start, fractional) at ``now``. It never sends a burst to catch up a jump: when
-    the engine's grid moves by more than half a beat (a tap, a resync), the pulse count is
-    re-aligned silently; small drifts are absorbed by sending a pulse early or one late.
+    ``pulses(position)`` returns how many clock messages are due, given the beat position
+    (unwrapped beats, whose value modulo ``beats_per_bar`` is the place in the bar). Nothing is
+    sent until the next bar line; there ``started`` turns True (the caller sends Start) and the
+    first pulse is the downbeat, as MIDI receivers expect. It never sends a burst to catch up
+    a jump: when the engine's grid moves by more than half a beat (a tap, a resync), the pulse
+    count is re-aligned silently; small drifts are absorbed by sending a pulse early or late.
     """
 
-    def __init__(self) -> None:
-        self.sent = -1  # pulse index last sent; -1: not started
+    def __init__(self, beats_per_bar: int = 4) -> None:
+        self.beats_per_bar = beats_per_bar
+        self.sent = -1  # pulse index last sent
         self.started = False
         self.realigned = 0
+        self._start_at: float | None = None  # the bar line where Start goes out
 
     def pulses(self, position: float) -> int:
         target = math.floor(position * PPQN)
-        if self.sent < 0:
-            self.sent = target
+        if not self.started:
+            if self._start_at is None or position < self._start_at - self.beats_per_bar:
+                self._start_at = math.ceil(position / self.beats_per_bar) * self.beats_per_bar
+            if position < self._start_at:
+                return 0
             self.started = True
-            return 0  # caller sends Start now; pulses follow from here
+            self.sent = target
+            return 1  # the downbeat pulse, right after Start
         due = target - self.sent
         if due > PPQN // 2 or due < -PPQN // 2:
             self.sent = target
@@ -263,11 +271,11 @@ class ClockOut:
         return min(due, 2)  # at most two at once: a receiver smooths one early pulse, not a burst
 
     def next_due(self, position: float, bpm: float) -> float:
-        """Seconds until the next pulse at ``bpm`` from ``position``."""
+        """Seconds until the next pulse (or the Start) at ``bpm`` from ``position``."""
         if bpm <= 0:
             return 0.05
-        to_next = (self.sent + 1) / PPQN - position
-        return max(0.0005, to_next * 60.0 / bpm)
+        nxt = (self.sent + 1) / PPQN if self.started else (self._start_at or position)
+        return max(0.0005, (nxt - position) * 60.0 / bpm)
 
 
 class ClockIn:
@@ -423,16 +431,19 @@ class MidiController:
         return out
 
     def stop(self) -> None:
+        """Stop the clock (sending MIDI Stop if it had started) and close the ports; idempotent."""
         self._stop.set()
         if self._thread is not None:
             self._thread.join(1.0)
+            self._thread = None
         if self.on_change in self.operator.listeners:
             self.operator.listeners.remove(self.on_change)
         if self.outport is not None and self.clock_out is not None and self.clock_out.started:
             import mido
 
             self.send(mido.Message("stop"))
-        for p in (self.inport, self.outport):
+        ports, self.inport, self.outport = (self.inport, self.outport), None, None
+        for p in ports:
             if p is not None:
                 p.close()
 

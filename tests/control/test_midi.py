@@ -116,11 +116,15 @@ def test_mapping_errors_name_file_line_column(tmp_path: Path, text: str, where: 
     assert msg.startswith(f"{tmp_path / 'map.yaml'}:{where}:") and what in msg, msg
 
 
-def test_clock_out_follows_the_beat_without_bursts() -> None:
-    co = ClockOut()
+def test_clock_out_starts_on_a_bar_line_and_follows_the_beat_without_bursts() -> None:
+    co = ClockOut(beats_per_bar=4)
     bpm = 120.0
-    t, sent, pos = 0.0, 0, 0.3
-    assert co.pulses(pos) == 0 and co.started
+    pos = 5.3
+    assert co.pulses(pos) == 0 and not co.started
+    assert co.next_due(pos, bpm) == pytest.approx((8.0 - 5.3) * 0.5)  # waits for the bar at beat 8
+    assert co.pulses(7.99) == 0
+    assert co.pulses(8.001) == 1 and co.started  # Start, then the downbeat pulse
+    t, sent, pos = 0.0, 0, 8.001
     while t < 10.0:  # 10 s at 120 BPM: 20 beats = 480 pulses
         dt = co.next_due(pos, bpm)
         t += dt
@@ -221,6 +225,8 @@ def test_controller_on_virtual_ports(jack_midi, tmp_path: Path) -> None:
     op, posted = _operator()
     ctl = start_midi(tmp_path / "map.yaml", op, lambda: {})
     try:
+        # JACK makes the connection asynchronously: probe with an unmapped note until it is up.
+        assert _wait(lambda: knobs.send(mido.Message("note_on", note=1, velocity=1)) or ctl.counts["messages"] > 0)
         knobs.send(mido.Message("control_change", control=7, value=127))
         knobs.send(mido.Message("note_on", note=36, velocity=100))
         assert _wait(lambda: len(posted) == 2), posted
@@ -242,18 +248,21 @@ def test_clock_out_on_a_virtual_port(jack_midi, tmp_path: Path) -> None:
     op, _ = _operator()
     knobs = jack_midi.open_output(f"{tag}-src", virtual=True)  # something to use as input
     m.settings.input = f"{tag}-src"
-    t0 = time.monotonic()
-    ctl = MidiController(m, op, lambda: {}, beat_position=lambda: ((time.monotonic() - t0) * 2.0, 120.0))
+    t0 = time.monotonic()  # the engine's beat: 120 BPM, bar lines every 2 s from t0 + 1 s
+    ctl = MidiController(m, op, lambda: {}, beat_position=lambda: ((time.monotonic() - t0) * 2.0 + 2.0, 120.0))
     ctl.open()
     got: list[Any] = []
     try:
         assert _wait(lambda: got.extend(sink.iter_pending()) or sum(x.type == "clock" for x in got) >= 48, 10.0)
+        ctl.stop()  # sends Stop
+        assert _wait(lambda: got.extend(sink.iter_pending()) or got[-1].type == "stop", 5.0)
     finally:
         ctl.stop()
         sink.close()
         knobs.close()
     clocks = [x for x in got if x.type == "clock"]
-    assert got[0].type == "start" and len(clocks) >= 48
+    assert got[0].type == "start" and len(clocks) >= 48  # Start at the bar line, then the pulses
+    assert got[-1].type == "stop"
 
 
 def test_midi_learn_command_on_a_virtual_port(jack_midi, tmp_path: Path) -> None:
@@ -267,18 +276,33 @@ def test_midi_learn_command_on_a_virtual_port(jack_midi, tmp_path: Path) -> None
     proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "midi", "learn", str(path), "master", "look:drop",
                              "--api", "jack", "--port", f"{tag}-knobs", "--timeout", "20"],
                             cwd=repo, env=dict(os.environ), stderr=subprocess.PIPE, text=True)
-    try:
-        def prompt(name: str) -> None:
-            line = ""
-            while f"'{name}'" not in line:
-                line = proc.stderr.readline()
-                assert line, "beamsync midi learn ended early"
+    import queue
+    import threading
 
-        prompt("master")
-        knobs.send(mido.Message("control_change", control=21, value=64, channel=2))
-        prompt("look drop")
-        knobs.send(mido.Message("note_on", note=60, velocity=100))
-        assert proc.wait(30) == 0, proc.stderr.read()
+    lines: "queue.Queue[str]" = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(x) for x in proc.stderr], daemon=True).start()
+
+    def until(text: str, msg: Any = None, timeout: float = 20.0) -> None:
+        """Wait for a line containing ``text``; meanwhile send ``msg`` every 0.2 s (JACK connects
+        the learn command's port asynchronously, so a first message may precede the connection)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if msg is not None:
+                knobs.send(msg)
+            try:
+                while True:
+                    if text in lines.get(timeout=0.2):
+                        return
+            except queue.Empty:
+                continue
+        raise AssertionError(f"no '{text}' from beamsync midi learn")
+
+    try:
+        until("control for 'master'")
+        until("'master' = CC 21", mido.Message("control_change", control=21, value=64, channel=2))
+        until("control for 'look drop'")
+        until("'look drop' = note 60", mido.Message("note_on", note=60, velocity=100))
+        assert proc.wait(30) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
