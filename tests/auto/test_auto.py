@@ -344,3 +344,17 @@ def test_palette_button_moves_to_the_next_group_on_a_downbeat(stream):
     assert (idx[i] - idx[i - 1]) % len(show.model.palettes["main"]) == 3  # the next group of three
     bar = 60 / 128 * 4
     assert abs(stream[i].time - bar * round(stream[i].time / bar)) <= 0.026
+
+
+def test_vocals_bring_the_spots_onto_the_singer(stream):
+    show = load_auto_show(CLUB)
+    frames = stream[:600]
+    spots = show.patch.group("spots")
+    without = np.array([r[1][spots] for r in _attrs(show, _with(frames, {"level.vocals": 0.0}))])
+    sung = np.array([r[1][spots] for r in _attrs(show, _with(frames, {"level.vocals": 0.8}))])
+    # without vocals the spots draw their figure; with them they settle on fixed pans that
+    # point each spot towards the centre of the stage (the singer's default place)
+    assert np.ptp(without[200:], axis=0).max() > 10.0
+    assert np.ptp(sung[200:], axis=0).max() < 0.5
+    left, right = sung[-1][0], sung[-1][-1]
+    assert left > 0 > right  # the leftmost spot pans right (towards x = 0), the rightmost left
