@@ -99,7 +99,8 @@ def _run(args: argparse.Namespace) -> int:
     source, what = open_source(args, shared=(args.engine == "process"))
     tty = sys.stderr.isatty()
     print(f"beamsync: {what}, {source.sample_rate} Hz; show {show}", file=sys.stderr)
-    engine = LiveEngine(show, source, mode=args.engine, on_audio_loss=args.on_audio_loss)
+    flash_limit = args.flash_limit if args.flash_limit is not None else (3.0 if getattr(args, "auto", False) else 0.0)
+    engine = LiveEngine(show, source, mode=args.engine, on_audio_loss=args.on_audio_loss, flash_limit=flash_limit)
     started = time.monotonic()
     controls = None
     try:
@@ -171,6 +172,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("show", nargs="?", help="show file (the bundled demo show when omitted)")
     add_audio_arguments(p)
     p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--flash-limit", type=float, metavar="N",
+                   help="photosensitivity guard: at most N full-field flashes per second (default 3 with --auto, off otherwise; 0 = off)")
     p.add_argument("--on-audio-loss", default="hold", metavar="ACTION",
                    help="while the input is lost: hold (default), blackout, or look:NAME (a safe look)")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=argparse.SUPPRESS,

@@ -134,6 +134,8 @@ class EngineCore:
         self._delivered_beat: int | None = None
         #: What the lights do while the audio input is lost: "hold" (keep running the show on
         #: no new audio), "blackout", or "look:NAME" (switch the bottom layer to a safe look).
+        #: engine.auto.guard.FlashGuard applied to every frame (see set_flash_limit), or None.
+        self.flash_guard: Any = None
         self.on_audio_loss = "hold"
         self.audio_lost = False
         self._look_before_loss: str | None = None
@@ -186,6 +188,15 @@ class EngineCore:
                 self.bus.post(cmd, frame, 1.0 if value is None else float(value))
             else:
                 log.warning("unknown engine command %r ignored", cmd)
+
+    def set_flash_limit(self, max_flashes: float) -> None:
+        """Limit full-field flashes to ``max_flashes`` per second (0 turns the guard off)."""
+        if max_flashes and max_flashes > 0:
+            from engine.auto.guard import FlashGuard
+
+            self.flash_guard = FlashGuard(max_flashes)
+        else:
+            self.flash_guard = None
 
     def set_audio_lost(self, lost: bool) -> None:
         """Apply (or undo) the configured reaction to a lost audio input."""
@@ -321,6 +332,8 @@ class EngineCore:
         self._hold_passed_beat(inputs, frame)
         self.next_beat_frame = inputs.clock.next_beat
         attrs = self.runtime.tick(inputs)
+        if self.flash_guard is not None:  # photosensitivity: cap full-field flashes per second
+            self.flash_guard.apply(attrs, inputs.time)
         domain = self.runtime.domains[0]
         dmx = self.runtime.dmx
         self.runtime.renderer.render(

@@ -47,6 +47,7 @@ class WorkerSpec:
     hot_reload: bool = True
     low_latency_flash: bool = True
     on_audio_loss: str = "hold"
+    flash_limit: float = 0.0
     analysis: dict[str, Any] = field(default_factory=dict)
     log_level: int = logging.WARNING
 
@@ -76,6 +77,7 @@ def _worker(spec: WorkerSpec, commands: Any, stop: Any, errors: Any, *, ring: Ri
         core = EngineCore(reader, show, analysis=AnalysisOptions(**spec.analysis), telemetry=telemetry,
                           low_latency_flash=spec.low_latency_flash)
         core.on_audio_loss = spec.on_audio_loss
+        core.set_flash_limit(spec.flash_limit)
         core.start()
         if spec.hot_reload and show.path is not None:
             def on_error(st: Any) -> None:
@@ -181,7 +183,7 @@ class LiveEngine:
     def __init__(self, show_path: str | Path, source: AudioSource, *, mode: str = "process",
                  channels: list[int] | None = None, hot_reload: bool = True,
                  analysis: dict[str, Any] | None = None, low_latency_flash: bool = True,
-                 on_audio_loss: str = "hold") -> None:
+                 on_audio_loss: str = "hold", flash_limit: float = 0.0) -> None:
         if on_audio_loss not in ("hold", "blackout") and not on_audio_loss.startswith("look:"):
             raise ValueError(f"on_audio_loss must be hold, blackout or look:NAME, not {on_audio_loss!r}")
         if mode not in ("process", "thread"):
@@ -201,6 +203,7 @@ class LiveEngine:
             hot_reload=hot_reload,
             low_latency_flash=low_latency_flash,
             on_audio_loss=on_audio_loss,
+            flash_limit=flash_limit,
             analysis=dict(analysis or {}),
             log_level=logging.getLogger().level or logging.WARNING,
         )

@@ -293,3 +293,25 @@ def test_demo_runs_headless_for_20_seconds_without_xruns_or_overflow():
     assert float(last["show_fps"]) > 50 and int(last["packets"]) > 0
     assert 118.0 <= float(last["bpm"]) <= 130.0  # the demo clip is 124 BPM
     assert "0 xruns, 0 frames lost" in r.stderr
+
+
+def test_flash_limit_caps_a_20_hz_full_field_strobe(tmp_path):
+    show = tmp_path / "strobe.yaml"
+    show.write_text(
+        "outputs: [{type: sacn, name: t, universes: [1], destinations: [127.0.0.1], port: %d}]\n"
+        "fixtures: [{name: d, profile: generic-dimmer, universe: 1, address: 1, count: 4}]\n"
+        "groups: {all: [d 1, d 2, d 3, d 4]}\n"
+        "looks: {s: [{group: all, intensity: 1, strobe: {rate: 20}}]}\n"
+        "layers: [{name: base, look: s}]\n" % _free_port()
+    )
+    src = FileSource(samples=np.zeros(SR * 4, np.float32), sample_rate=SR, realtime=False)
+
+    def flashes(limit: float) -> int:
+        core = EngineCore(src, load_show(show), start_outputs=False)
+        core.set_flash_limit(limit)
+        levels = [int(core.show_frame(int(k * SR / 100)).universe(1)[0]) for k in range(300)]
+        return sum(1 for a, b in zip(levels, levels[1:]) if b - a >= 26)  # rises of 10% or more
+
+    assert flashes(0) >= 40  # unguarded: far more than 3 a second over 3 s
+    assert flashes(3) <= 3 * 3 + 1
+    src.close()
