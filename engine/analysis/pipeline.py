@@ -62,6 +62,10 @@ def build_analysers(frontend: FrontEnd, options: AnalysisOptions | None = None) 
         out.append(OnsetDetector(frontend))
     if o.levels:
         out.append(LevelMeter(frontend))
+    if o.notes:
+        from engine.analysis.harmony import HarmonyAnalyser  # loads the Basic Pitch model
+
+        out.append(HarmonyAnalyser.create(frontend.sample_rate))
     return out
 
 
