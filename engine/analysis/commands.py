@@ -50,6 +50,10 @@ def _run(args: argparse.Namespace) -> int:
             tmp.replace(out)
         except OSError as exc:
             raise AnalyzeError(f"--json {out}: cannot write ({exc.strerror})") from None
+    if args.plot:  # [issue 16, engine/preview] the analysis lanes as a picture
+        from engine.preview.plot import plot_analysis
+
+        plot_analysis(doc, args.plot)
     if not args.quiet:
         print(f"{args.audio}: {doc['duration']:.1f} s, {len(doc['beats'])} beats, {len(doc['onsets'])} onsets, "
               f"{doc['realtime_factor']:.0f}x real time", file=sys.stderr)
@@ -64,6 +68,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", metavar="OUT", help="write the JSON here ('-' or absent: standard output)")
     p.add_argument("--no-predict", action="store_true", help="report beats when detected, not predicted ahead")
     p.add_argument("--notes", action="store_true", help="transcribe notes (Basic Pitch; about 1/3 of a core per real-time second)")
+    p.add_argument("--plot", metavar="PNG", help="also draw the analysis lanes (beats, onsets, sections, notes, tempo) here")
     p.add_argument("--block", type=int, default=512, help="frames per block fed to the analysers (default 512)")
     p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
