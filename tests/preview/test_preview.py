@@ -277,3 +277,30 @@ def test_every_example_show_renders_a_frame_and_a_timeline(name, clip, out_dir):
     _save(frames[-1], out_dir / f"example-{name}.png")
     lanes = render_timeline(rec, out_dir / f"example-{name}-timeline.png", width=600)
     assert any(n.startswith("group:") for n, _, _ in lanes)
+
+
+def test_analyze_plot_option_draws_the_lanes(wav, out_dir, tmp_path):
+    from engine.cli import main
+    from engine.preview.plot import plot_analysis
+
+    doc_path, png = tmp_path / "a.json", out_dir / "analyze-plot.png"
+    assert main(["analyze", str(wav), "--json", str(doc_path), "--notes", "--plot", str(png), "--quiet"]) == 0
+    assert png.stat().st_size > 2000
+    doc = json.loads(doc_path.read_text())
+    lanes = plot_analysis(doc, tmp_path / "again.png")
+    assert {"beats / downbeats", "onsets", "sections"} <= set(lanes)
+    assert ("notes" in lanes) == bool(doc["notes"])
+    assert (tmp_path / "again.png").read_bytes() == png.read_bytes()
+
+
+def test_notes_and_every_lane_of_a_full_document(tmp_path):
+    from engine.preview.plot import plot_analysis
+
+    doc = {"duration": 4.0,
+           "beats": [{"time": 0.5 * k, "position": k % 4 + 1} for k in range(8)],
+           "tempo": [{"time": 1.0, "bpm": 120.0}, {"time": 3.0, "bpm": 121.0}],
+           "onsets": [{"time": 0.5 * k, "stem": "drums", "label": "kick"} for k in range(8)],
+           "sections": [{"time": 0.0, "kind": "music_start"}, {"time": 2.0, "kind": "drop"}],
+           "notes": [{"onset": 0.5, "offset": 1.0, "pitch": 60}, {"onset": 1.0, "offset": 2.5, "pitch": 67}]}
+    lanes = plot_analysis(doc, tmp_path / "full.png", width=800)
+    assert lanes == ["beats / downbeats", "onsets", "sections", "notes", "tempo 120–121"]
