@@ -45,12 +45,13 @@ class FrameRenderer:
 
     def __init__(self, patch: Any, size: tuple[int, int], *, samples: np.ndarray | None = None,
                  sample_rate: int = 48000, lanes: AnalysisLanes | None = None, projection: str = "stage") -> None:
+        from engine.preview.qt import ensure_qt
+
+        ensure_qt()  # first: a clear error when PySide6 is missing
         from PySide6.QtCore import QRectF
 
-        from engine.preview.qt import ensure_qt
         from engine.ui.stage import StageRenderer
 
-        ensure_qt()
         self.size = (int(size[0]), int(size[1]))
         w, h = self.size
         self.strip_h = max(48, int(round(h * 0.2)))

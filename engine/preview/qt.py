@@ -16,7 +16,12 @@ def ensure_qt() -> Any:
     """
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtWidgets import QApplication
+    try:
+        from PySide6.QtWidgets import QApplication
+    except ImportError:
+        from engine.preview import PreviewError
+
+        raise PreviewError("drawing a preview needs PySide6: pip install 'beamsync[ui,preview]'") from None
 
     app = QApplication.instance()
     if app is None:
