@@ -36,7 +36,7 @@ class RenderSummary:
 def render_preview(show_path: str | Path, audio_path: str | Path, *, video: str | Path | None = None,
                    timeline: str | Path | None = None, size: tuple[int, int] = (1280, 720), fps: float = 30.0,
                    start: float = 0.0, duration: float | None = None, timeline_width: int = 1800,
-                   progress: Callable[[float], None] | None = None) -> RenderSummary:
+                   view: str = "stage", progress: Callable[[float], None] | None = None) -> RenderSummary:
     """Run the show over the audio (fixed-step, the real engine) and write the video and/or the
     timeline picture. Raises :class:`PreviewError` (or the show's/audio's own errors) for bad input."""
     from engine.preview.frames import FrameRenderer
@@ -45,6 +45,8 @@ def render_preview(show_path: str | Path, audio_path: str | Path, *, video: str 
     from engine.preview.video import VideoWriter
     from engine.show.loader import load_show
 
+    if view not in ("stage", "plan"):
+        raise PreviewError(f"--view {view!r}: expected 'stage' (from the audience) or 'plan' (from above)")
     if video is None and timeline is None:
         raise PreviewError("nothing to render: give -o VIDEO and/or --timeline PICTURE")
     for what, p in (("-o", video), ("--timeline", timeline)):
@@ -63,7 +65,7 @@ def render_preview(show_path: str | Path, audio_path: str | Path, *, video: str 
     renderer = None
     on_stage = None
     if video is not None:
-        renderer = FrameRenderer(show.patch, size, samples=samples, sample_rate=rate)
+        renderer = FrameRenderer(show.patch, size, samples=samples, sample_rate=rate, projection=view)
         end = total if duration is None else min(total, start + duration)
         writer = VideoWriter(video, size, fps, audio=audio_path, audio_start=start, audio_duration=end - start)
 
@@ -111,7 +113,7 @@ def _run(args: argparse.Namespace) -> int:
         raise PreviewError(f"--duration {args.duration:g}: must be more than 0 seconds")
     show_bar = args.progress or (not args.quiet and sys.stderr.isatty())
     summary = render_preview(args.show, args.audio, video=args.output, timeline=args.timeline, size=size,
-                             fps=args.fps, start=args.start, duration=args.duration,
+                             fps=args.fps, start=args.start, duration=args.duration, view=args.view,
                              progress=_progress_bar(sys.stderr) if show_bar else None)
     if not args.quiet:
         wrote = [str(p) for p in (summary.video, summary.timeline) if p is not None]
@@ -135,6 +137,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--timeline", metavar="PICTURE", help="write the timeline picture here (.png)")
     p.add_argument("--size", default="1280x720", help="video size WIDTHxHEIGHT, even numbers (default 1280x720)")
     p.add_argument("--fps", type=float, default=30.0, help="video frames per second (default 30)")
+    p.add_argument("--view", choices=["stage", "plan"], default="stage",
+                   help="the stage from the audience (oblique, default) or the plan from above")
     p.add_argument("--start", type=float, default=0.0,
                    help="first second of the preview (the engine still runs from the top of the song)")
     p.add_argument("--duration", type=float, default=None, help="seconds to render (default: to the end)")

@@ -154,6 +154,13 @@ def test_render_command_writes_video_with_audio_and_timeline(wav, raw, out_dir, 
     assert main(["render", str(STARTER), str(wav), "-o", str(again), "--size", f"{SIZE[0]}x{SIZE[1]}",
                  "--fps", str(FPS), "--start", "2", "--duration", "4", "--quiet"]) == 0
     assert again.read_bytes() == video.read_bytes()
+    # the plan view is another picture of the same show
+    plan = tmp_path / "plan.mp4"
+    assert main(["render", str(STARTER), str(wav), "-o", str(plan), "--size", f"{SIZE[0]}x{SIZE[1]}",
+                 "--fps", str(FPS), "--start", "2", "--duration", "1", "--view", "plan", "--quiet"]) == 0
+    _, plan_frames = read_video(plan)
+    assert len(plan_frames) == int(FPS)
+    assert np.abs(plan_frames[0].astype(int) - frames[0].astype(int)).mean() > 1.0
 
 
 PULSE_SHOW = """
