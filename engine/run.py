@@ -100,7 +100,8 @@ def _run(args: argparse.Namespace) -> int:
     tty = sys.stderr.isatty()
     print(f"beamsync: {what}, {source.sample_rate} Hz; show {show}", file=sys.stderr)
     flash_limit = args.flash_limit if args.flash_limit is not None else (3.0 if getattr(args, "auto", False) else 0.0)
-    engine = LiveEngine(show, source, mode=args.engine, on_audio_loss=args.on_audio_loss, flash_limit=flash_limit)
+    engine = LiveEngine(show, source, mode=args.engine, on_audio_loss=args.on_audio_loss, flash_limit=flash_limit,
+                        analysis={"notes": bool(args.notes)})
     started = time.monotonic()
     controls = None
     try:
@@ -172,6 +173,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("show", nargs="?", help="show file (the bundled demo show when omitted)")
     add_audio_arguments(p)
     p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--notes", action="store_true",
+                   help="transcribe notes and harmony live (Basic Pitch; about a third of a core)")
     p.add_argument("--flash-limit", type=float, metavar="N",
                    help="photosensitivity guard: at most N full-field flashes per second (default 3 with --auto, off otherwise; 0 = off)")
     p.add_argument("--on-audio-loss", default="hold", metavar="ACTION",

@@ -87,6 +87,10 @@ def analyze_samples(samples: np.ndarray, sample_rate: int, options: AnalysisOpti
         events.extend(pipe.process(AudioBlock(start, x[start : start + block], sample_rate)))
         if progress and n % step == 0:
             progress(min(1.0, (start + block) / max(len(x), 1)))
+    for analyser in pipe.analysers:  # end of file: analysers that hold back events release them
+        flush = getattr(analyser, "flush", None)
+        if flush is not None:
+            events.extend(flush(len(x)))
     if progress:
         progress(1.0)
     return AnalysisResult(events, sample_rate, len(x), _time.perf_counter() - t0, pipe,
