@@ -207,8 +207,8 @@ def run_preview(
         groups={k: np.asarray(v) for k, v in patch.groups.items()},
         times=np.asarray(times, np.float64),
         lit=np.stack(lit) if lit else np.zeros((0, n, 3), np.float32),
-        looks=looks, events=list(core.events_log), show_beats=np.asarray(show_beats, np.float64), engine_seconds=_time.perf_counter() - t0,
-        show_frames=state["frames"])
+        looks=looks, events=list(core.events_log), show_beats=np.asarray(show_beats, np.float64),
+        engine_seconds=_time.perf_counter() - t0, show_frames=state["frames"])
 
 
 def video_frame_count(start: float, end: float, fps: float) -> int:
