@@ -376,6 +376,18 @@ class HarmonyAnalyser:
         notes = self.transcriber.process(block)
         return notes + self.tracker.update(notes, block.end_frame)
 
+    def degrade(self) -> str | None:
+        """The live engine's budget hook: switch the transcriber to its budget hop (a third of
+        the model runs, ~325 ms instead of ~105 ms); None when it already runs that cheaply.
+        Safe mid-stream: windows advance by the new hop and the decoder takes each settled
+        frame exactly once, so no note is split or doubled at the switch."""
+        from engine.analysis.notes import BUDGET_HOP_FRAMES
+
+        if self.transcriber.hop_frames >= BUDGET_HOP_FRAMES:
+            return None
+        self.transcriber.hop_frames = BUDGET_HOP_FRAMES
+        return f"note transcription at the budget hop ({BUDGET_HOP_FRAMES} model frames)"
+
     def flush(self, end_frame: int) -> list[FeatureEvent]:
         """End sounding notes at the end of a file."""
         notes = self.transcriber.flush(end_frame)
