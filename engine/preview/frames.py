@@ -241,6 +241,29 @@ class FrameRenderer:
         b = np.asarray(self._beats, np.float64).reshape(-1, 2)
         return b[:, 0], b[:, 1].astype(np.int64), self._sections
 
+    def _strobe_gated(self, state: StageState) -> StageState:
+        """The state with strobing fixtures (and their cells) on or off at the frame's time, as
+        the light would be: on for the first half of each strobe period, like the DMX
+        renderer's emulated strobe (a video cannot show rates above half its frame rate)."""
+        from dataclasses import replace
+
+        from engine.fixtures.render import EMULATED_STROBE_DUTY
+
+        v = state.view
+        hz = np.nan_to_num(np.asarray(v.strobe, np.float64), nan=0.0)
+        if not np.any(hz > 0):
+            return state
+        off = (hz > 0) & (np.mod(hz * state.time, 1.0) >= EMULATED_STROBE_DUTY)
+        if not off.any():
+            return state
+        inten = np.where(off, 0.0, v.intensity).astype(np.float32)
+        cells = v.cell_intensity
+        parent = self.stage.cell_fixture
+        if len(cells) and len(parent) == len(cells):
+            # a cell the show set keeps its value unless its fixture is in an off phase
+            cells = np.where(off[parent] & ~np.isnan(cells), 0.0, cells).astype(np.float32)
+        return replace(state, view=replace(v, intensity=inten, cell_intensity=cells))
+
     # -- frames ----------------------------------------------------------------------------
     def render(self, state: StageState) -> Any:
         """The frame for ``state`` as a QImage (RGB888)."""
@@ -249,6 +272,7 @@ class FrameRenderer:
         from engine.ui import theme
 
         w, h = self.size
+        state = self._strobe_gated(state)
         img = QImage(w, h, QImage.Format_RGB888)
         img.fill(theme.BACKGROUND)
         p = QPainter(img)

@@ -311,3 +311,29 @@ def test_notes_and_every_lane_of_a_full_document(tmp_path):
            "notes": [{"onset": 0.5, "offset": 1.0, "pitch": 60}, {"onset": 1.0, "offset": 2.5, "pitch": 67}]}
     lanes = plot_analysis(doc, tmp_path / "full.png", width=800)
     assert lanes == ["beats / downbeats", "onsets", "sections", "notes", "tempo 120–121"]
+
+
+def test_strobing_fixtures_flash_at_their_rate_in_the_video():
+    from engine.live.telemetry import FixtureView
+    from engine.preview.frames import FrameRenderer
+    from engine.preview.record import StageState
+    from engine.show.loader import load_show
+
+    patch = load_show(STARTER).patch
+    n = patch.n_fixtures
+    r = FrameRenderer(patch, (320, 180))
+    nan = np.full(n, np.nan, np.float32)
+    strobe = np.zeros(n, np.float32)
+    strobe[0] = 5.0  # par 1 strobes at 5 Hz, the others burn steadily
+    view = FixtureView(0, np.ones(n, np.float32), np.ones((n, 3), np.float32), nan, nan, nan, strobe,
+                       np.zeros(0, np.float32), np.zeros((0, 3), np.float32))
+    px = r.stage.pixel_positions(r.stage_rect).round().astype(int)
+
+    def brightness(t: float) -> np.ndarray:
+        img = r.render_rgb(StageState(0, t, view, 1.0, False, {}, 120.0))
+        return np.array([int(img[y, x].sum()) for x, y in px])
+
+    on, off = brightness(0.05), brightness(0.15)  # 5 Hz: on for 0..0.1 s, off for 0.1..0.2 s
+    assert on[0] > 600 and off[0] < 100
+    np.testing.assert_array_equal(on[1:], off[1:])
+    assert on[1:].min() > 600
