@@ -57,10 +57,13 @@ def main() -> int:
 
     import resource
 
-    def cpu() -> float:
-        """CPU seconds of this process and its finished children (the ffmpeg encoder)."""
+    def cpu_split() -> tuple[float, float]:
+        """CPU seconds of this process, and of its finished children (the ffmpeg encoder)."""
         me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-        return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+        return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+
+    def cpu() -> float:
+        return sum(cpu_split())
 
     show = load_show(args.show)
     t0, c0 = time.perf_counter(), cpu()
@@ -74,13 +77,16 @@ def main() -> int:
     print(f"timeline picture:                                  {timeline:6.1f} s")
 
     size = parse_size(args.size)
-    c0 = cpu()
+    c0 = cpu_split()
     summary = render_preview(args.show, audio, video=out / "preview.mp4", size=size, fps=args.fps)
-    full_cpu = cpu() - c0
+    c1 = cpu_split()
+    own_cpu, ffmpeg_cpu = c1[0] - c0[0], c1[1] - c0[1]
+    full_cpu = own_cpu + ffmpeg_cpu
     print(f"full video {size[0]}x{size[1]} @ {args.fps:g} fps ({summary.frames} frames, with audio): "
           f"{summary.seconds:6.1f} s = {summary.realtime_ratio:.3f}x real time "
           f"(drawing + encoding ≈ {summary.seconds - engine:.1f} s, {1000 * (summary.seconds - engine) / max(1, summary.frames):.1f} ms/frame)")
-    print(f"  CPU (this process + ffmpeg): {full_cpu:.1f} s = {full_cpu / seconds:.3f}x real time; "
+    print(f"  CPU: engine + drawing {own_cpu:.1f} s, ffmpeg encoder {ffmpeg_cpu:.1f} s; "
+          f"together {full_cpu:.1f} s = {full_cpu / seconds:.3f}x real time; "
           f"load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"files: {out}")
     return 0
