@@ -75,12 +75,14 @@ class Leader:
         self._whole: list[int] = []
         self._tempi: list[float] = []
         self._last_force = -math.inf
+        self._bar_set = False  # the first correction after a (re)join also sets the bar
         self.forced = 0
 
     def reset(self) -> None:
         """Forget the readings and the hold time (a peer joined: its timeline is the session's now)."""
         self._frac, self._whole, self._tempi = [], [], []
         self._last_force = -math.inf
+        self._bar_set = False
 
     def step(self, now: float, ours: tuple[float, float] | None, confidence: float,
              session_beat: float, session_tempo: float) -> LeadAction:
@@ -98,16 +100,27 @@ class Leader:
         tempo = statistics.median(self._tempi)
         if abs(tempo - session_tempo) > self.tempo_step:
             act.tempo = tempo
-        if now - self._last_force < self.hold_s:
+            # Offsets read under the old tempo drift; a correction from them would leave a
+            # residual below the threshold for good. Measure again at the new tempo first.
+            self._frac, self._whole = [], []
+            return act
+        if len(self._frac) < self.window or now - self._last_force < self.hold_s:
             return act
         shift = 0.0
         if abs(statistics.median(self._frac)) > self.max_phase_error:
             # Correct by the newest half of the window: the offset as it is now, still averaged.
             shift += statistics.median(self._frac[-max(1, self.window // 2):])
-        if len(self._whole) == self.bar_window and len(set(self._whole)) == 1 and self._whole[0] != 0:
-            shift += self._whole[0]
+        # The bar: at the first correction after joining (the session's bar is arbitrary then)
+        # when the window agrees, later only when the engine's downbeat has held bar_window readings.
+        needed = self.window if not self._bar_set else self.bar_window
+        recent = self._whole[-needed:]
+        if len(recent) == needed and len(set(recent)) == 1 and recent[0] != 0:
+            shift += recent[0]
+        elif not self._bar_set and len(recent) == needed and len(set(recent)) == 1:
+            self._bar_set = True  # already on the engine's bar
         if shift:
             act.beat = session_beat - shift  # the session's beat moved onto ours
+            self._bar_set = self._bar_set or (len(recent) == needed and len(set(recent)) == 1)
             self._last_force = now
             self._frac, self._whole = [], []
             self.forced += 1
@@ -137,7 +150,7 @@ class LinkSync:
         self.link_factory = link_factory or _aalink
         # Thresholds above the jitter of the engine's status (published every 0.2 s): the session
         # should not twitch at every wobble of the tracker (measured: ±0.1 BPM, ±0.05 beat).
-        self.leader = Leader(self.quantum, tempo_step=0.15, max_phase_error=0.08, hold_s=2.0, window=10,
+        self.leader = Leader(self.quantum, tempo_step=0.15, max_phase_error=0.05, hold_s=2.0, window=10,
                              bar_window=40)
         self.position = BeatPosition()
         self.counts = {"beats": 0, "bars": 0, "missed": 0, "tempo_sets": 0, "beat_forces": 0}
