@@ -166,9 +166,14 @@ class EngineCore:
             elif cmd == "master":
                 self.master = min(1.0, max(0.0, float(value)))
             elif cmd == "tap":
+                # A tap may carry its own time.monotonic() (MIDI clock, Link, a UI key press),
+                # so it lands on the audio frame it was made at, not on this show frame.
+                at = frame
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and self.source.clock.ready:
+                    at = int(self.source.clock.time_to_frame(float(value)))
                 if self.beat is not None:
-                    self.beat.tap(frame)
-                self.bus.post("tap", frame)
+                    self.beat.tap(at)
+                self.bus.post("tap", at)
             elif cmd == "nudge" and self.beat is not None:
                 self.beat.nudge(float(value))
             elif cmd == "resync" and self.beat is not None:
