@@ -101,7 +101,7 @@ def _run(args: argparse.Namespace) -> int:
     print(f"beamsync: {what}, {source.sample_rate} Hz; show {show}", file=sys.stderr)
     flash_limit = args.flash_limit if args.flash_limit is not None else (3.0 if getattr(args, "auto", False) else 0.0)
     engine = LiveEngine(show, source, mode=args.engine, on_audio_loss=args.on_audio_loss, flash_limit=flash_limit,
-                        analysis={"notes": bool(args.notes)})
+                        analysis={"notes": bool(args.notes), "stems": bool(args.stems)})
     started = time.monotonic()
     controls = None
     try:
@@ -173,6 +173,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("show", nargs="?", help="show file (the bundled demo show when omitted)")
     add_audio_arguments(p)
     p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--stems", action="store_true",
+                   help="separate drums, bass, vocals, other live and publish per-stem features (docs/architecture.md)")
     p.add_argument("--notes", action="store_true",
                    help="transcribe notes and harmony live (Basic Pitch; about a third of a core)")
     p.add_argument("--flash-limit", type=float, metavar="N",

@@ -64,14 +64,17 @@ class OnsetOptions:
 class OnsetDetector:
     """Causal multi-band onset detector: ``process(block) -> [onset events]``, ``reset()``."""
 
-    def __init__(self, frontend: FrontEnd, options: OnsetOptions | None = None, *, stem: str = "mix") -> None:
+    def __init__(self, frontend: FrontEnd, options: OnsetOptions | None = None, *, stem: str = "mix",
+                 band_proxies: bool = True) -> None:
+        """``band_proxies=False``: only the whole-mix onset (when stem separation provides the
+        real kick/snare/hi-hat labels)."""
         self.fe = frontend
         self.opt = options or OnsetOptions()
         #: the stem this detector listens to ("mix", or a separated stem fed through its own front end)
         self.stem = stem
         f = frontend.fast_freqs
         self._bands = []
-        for label, lo, hi in ONSET_BANDS:
+        for label, lo, hi in ONSET_BANDS if band_proxies else ONSET_BANDS[:1]:
             sel = np.flatnonzero((f >= lo) & (f < min(hi, 0.49 * frontend.sample_rate)))
             self._bands.append((label, sel))
         fps = frontend.sample_rate / frontend.fast_hop

@@ -41,6 +41,10 @@ class AnalysisOptions:
     keep_activations: bool = False
     #: musical structure (energy, drops, breakdowns, phrases), fed by the beat analyser's events
     structure: bool = True
+    #: stem separation and per-stem features (levels, onsets, kick/snare/hi-hat, vocal
+    #: presence); its drum labels replace the onset detector's band proxies
+    stems: bool = False
+    separator: str = "auto"  # "auto" | "model" | "dsp"
 
 
 def build_analysers(frontend: FrontEnd, options: AnalysisOptions | None = None) -> list[Analyser]:
@@ -59,9 +63,13 @@ def build_analysers(frontend: FrontEnd, options: AnalysisOptions | None = None) 
 
         out.append(StructureAnalyser(frontend))
     if o.onsets:
-        out.append(OnsetDetector(frontend))
+        out.append(OnsetDetector(frontend, band_proxies=not o.stems))
     if o.levels:
         out.append(LevelMeter(frontend))
+    if o.stems:
+        from engine.analysis.stems import StemAnalyser, StemOptions
+
+        out.append(StemAnalyser(frontend.sample_rate, StemOptions(separator=o.separator)))
     if o.notes:
         from engine.analysis.harmony import HarmonyAnalyser  # loads the Basic Pitch model
 

@@ -315,3 +315,22 @@ def test_flash_limit_caps_a_20_hz_full_field_strobe(tmp_path):
     assert flashes(0) >= 40  # unguarded: far more than 3 a second over 3 s
     assert flashes(3) <= 3 * 3 + 1
     src.close()
+
+
+def test_stems_option_replaces_band_proxies_with_separated_drum_labels():
+    from engine.analysis.pipeline import AnalysisOptions, AnalysisPipeline
+    from engine.audio.block import AudioBlock
+    from engine.audio.demo import demo_clip
+
+    clip = demo_clip(48000)
+    x = clip.samples[: 48000 * 12]
+    pipe = AnalysisPipeline(48000, AnalysisOptions(stems=True, structure=False))
+    events = []
+    for start in range(0, len(x), 1024):
+        events += pipe.process(AudioBlock(start, x[start : start + 1024], 48000))
+    onsets = [e.data for e in events if e.name == "onset"]
+    mix_labels = {d.get("label") for d in onsets if d.get("stem") == "mix"}
+    drum_labels = {d.get("label") for d in onsets if d.get("stem") == "drums"}
+    assert mix_labels == {None}  # no band proxies when stems run
+    assert "kick" in drum_labels and "hihat" in drum_labels
+    assert any(e.name == "level.drums" for e in events)
