@@ -138,10 +138,12 @@ class OutputScheduler:
         t = self.clock() if now is None else now
         for slot in self._slots:
             # Never closer than a quarter period to the last send (at most 4x the output's
-            # rate), so a dense passage of onsets cannot flood a node, while an onset right
-            # after a beat-locked frame still goes out at once.
-            if slot.due is not None and slot.due > t and t - slot.last >= 0.25 * slot.period:
-                slot.due = t
+            # rate), so a dense passage of onsets cannot flood a node; a kick that comes
+            # sooner is deferred to that quarter period, not dropped (an onset detected just
+            # after a beat-locked frame still goes out within a few ms).
+            when = max(t, slot.last + 0.25 * slot.period)
+            if slot.due is not None and slot.due > when:
+                slot.due = when
         self._wake.set()
 
     def start(self, *, realtime_priority: int | None = None) -> None:

@@ -142,12 +142,12 @@ def test_kick_sends_now_and_restarts_the_cadence() -> None:
 
 
 def test_kick_never_sends_faster_than_four_times_the_rate() -> None:
-    a = Probe("a", 40.0)  # period 25 ms: kicks closer than 6.25 ms to the last send are ignored
+    a = Probe("a", 40.0)  # period 25 ms: a kick within 6.25 ms of the last send waits for that
     sched = OutputScheduler([a], clock=lambda: 0.0)
     sched.tick(0.0)
     sched.kick(0.004)
-    sched.tick(0.004)
-    sched.kick(0.007)
-    sched.tick(0.007)
-    sched.tick(0.025)
-    assert a.calls == [0.0, 0.007]
+    sched.tick(0.004)  # too soon: deferred
+    sched.tick(0.0065)  # a quarter period after the last send
+    sched.tick(0.025)  # the cadence restarted from the kick
+    sched.tick(0.032)
+    assert a.calls == [0.0, 0.0065, 0.032]
