@@ -389,7 +389,7 @@ class EngineCore:
     def stop(self) -> None:
         self.scheduler.stop()
 
-    def run_live(self, should_stop: Callable[[], bool], idle_sleep: float = 0.001) -> None:
+    def run_live(self, should_stop: Callable[[], bool], idle_sleep: float = 0.002) -> None:
         """Follow the wall clock until ``should_stop()``: analyse as audio arrives, render show
         frames at the show's rate at the audio time of "now" (from the sample clock)."""
         period = 1.0 / self.frame_rate
