@@ -157,6 +157,12 @@ def _run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _loss_action(text: str) -> str:
+    if text in ("hold", "blackout") or (text.startswith("look:") and len(text) > 5):
+        return text
+    raise argparse.ArgumentTypeError(f"expected hold, blackout or look:NAME, got '{text}'")
+
+
 def add_audio_arguments(p: argparse.ArgumentParser) -> None:
     """Input options shared by the commands that read live or file audio."""
     src = p.add_mutually_exclusive_group()
@@ -179,7 +185,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="transcribe notes and harmony live (Basic Pitch; about a third of a core)")
     p.add_argument("--flash-limit", type=float, metavar="N",
                    help="photosensitivity guard: at most N full-field flashes per second (default 3 with --auto, off otherwise; 0 = off)")
-    p.add_argument("--on-audio-loss", default="hold", metavar="ACTION",
+    p.add_argument("--on-audio-loss", default="hold", metavar="ACTION", type=_loss_action,
                    help="while the input is lost: hold (default), blackout, or look:NAME (a safe look)")
     p.add_argument("--log-level", choices=["debug", "info", "warning", "error"], default=argparse.SUPPRESS,
                    help="log verbosity (also accepted before the command)")
