@@ -13,7 +13,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 
 from engine.audio.errors import AudioError
 from engine.audio.filesource import FileSource

@@ -23,7 +23,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-import numpy as np
 
 from engine.analysis.pipeline import AnalysisOptions, AnalysisPipeline
 from engine.audio.source import AudioSource
