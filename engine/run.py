@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import math
 import sys
 import time
 from pathlib import Path
@@ -53,10 +52,6 @@ def open_source(args: argparse.Namespace, *, shared: bool = False):
     src = FileSource(samples=clip.samples, sample_rate=clip.sample_rate, block_size=args.block_size, loop=args.loop,
                      shared=shared)
     return src, f"no sound card: playing the built-in demo clip ({clip.bpm:g} BPM, {len(clip.samples) / clip.sample_rate:.0f} s)"
-
-
-def _db(x: float) -> float:
-    return 20 * math.log10(x) if x > 1e-10 else -200.0
 
 
 def _status_fields(st: dict, elapsed: float, src_stats) -> str:
