@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -16,3 +17,32 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"development data not present at {SHARED}")
     return SHARED
+
+
+@pytest.fixture
+def own_jack():
+    """A private JACK dummy server that a test may stop and restart (``holder["server"]``).
+
+    Only child processes (the engine's audio process) talk to it through PortAudio: the test
+    process never initialises PortAudio against it, since libjack aborts a process whose
+    server died under an open client.
+    """
+    from engine.audio.errors import AudioError
+    from engine.audio.jackserver import JackDummyServer
+
+    try:
+        server = JackDummyServer()
+    except AudioError as exc:
+        pytest.skip(f"no JACK dummy server: {exc} (scripts/setup.sh installs jackd2)")
+    old = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
+    os.environ.update(JACK_DEFAULT_SERVER=server.name, JACK_NO_START_SERVER="1")
+    holder = {"server": server}
+    try:
+        yield holder
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        holder["server"].stop()

@@ -3,11 +3,9 @@ the input comes back by itself when the server returns."""
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 
-import numpy as np
 import pytest
 
 from engine.audio.errors import AudioError
@@ -22,28 +20,6 @@ def _wait(cond, timeout: float) -> bool:
             return True
         time.sleep(0.05)
     return False
-
-
-@pytest.fixture
-def own_jack():
-    """A private JACK server that this test may stop and restart (PortAudio never touches it
-    from the test process: only the audio child process does)."""
-    try:
-        server = JackDummyServer()
-    except AudioError as exc:
-        pytest.skip(f"no JACK dummy server: {exc}")
-    old = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
-    os.environ.update(JACK_DEFAULT_SERVER=server.name, JACK_NO_START_SERVER="1")
-    holder = {"server": server}
-    try:
-        yield holder
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        holder["server"].stop()
 
 
 def test_input_survives_server_loss_outputs_keep_sending_and_input_resumes(own_jack, tmp_path):

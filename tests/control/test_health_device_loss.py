@@ -8,38 +8,15 @@ health query reports it, over OSC, from a running engine.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import time
 
-import pytest
 from pythonosc.osc_message import OscMessage
 
-from engine.audio.errors import AudioError
 from engine.audio.jackserver import JackDummyServer
 from engine.control.health import Health
 from engine.control.operator import Operator
 from engine.control.osc import OscControlServer, encode
-
-
-@pytest.fixture
-def own_jack():
-    try:
-        server = JackDummyServer()
-    except AudioError as exc:
-        pytest.skip(f"no JACK dummy server: {exc} (scripts/setup.sh installs jackd2)")
-    old = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
-    os.environ.update(JACK_DEFAULT_SERVER=server.name, JACK_NO_START_SERVER="1")
-    holder = {"server": server}
-    try:
-        yield holder
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-        holder["server"].stop()
 
 
 def _wait(cond, timeout: float) -> bool:
