@@ -122,6 +122,9 @@ class EngineCore:
         self._costs = [0.0] * len(self.pipeline.analysers)
         self._window_audio = 0
         self._warned_budget = False
+        self.disabled_analysers: set[int] = set()
+        self.analyser_crashes = 0
+        self._crashes: dict[int, list[float]] = {}
         self._warned_lag = False
         self.analysed_to = 0  # frame index one past the newest analysed frame
         self.events_log: list[FeatureEvent] | None = None  # set to a list to keep every event
@@ -262,8 +265,13 @@ class EngineCore:
             events: list[FeatureEvent] = []
             costs = self._costs
             for i, analyser in enumerate(self.pipeline.analysers):
+                if i in self.disabled_analysers:
+                    continue
                 ta = time.perf_counter()
-                events.extend(analyser.process(block))
+                try:
+                    events.extend(analyser.process(block))
+                except Exception as exc:  # one analyser's bug must not stop the show
+                    self._analyser_failed(i, analyser, exc)
                 costs[i] += time.perf_counter() - ta
             self.stats.analysis.add(time.perf_counter() - t0)
             self._window_audio += len(block.samples)
@@ -284,6 +292,27 @@ class EngineCore:
         if self.live and self._window_audio >= self.sample_rate * self.budget_window:
             self._check_budget()
         return done
+
+    def _analyser_failed(self, i: int, analyser: Any, exc: BaseException) -> None:
+        """Restart a crashed analyser (``reset()``); after three crashes within a minute of
+        audio, switch it off. The show keeps running on the other features. Logged once per
+        restart, not per block."""
+        name = type(analyser).__name__
+        now = self.analysed_to / self.sample_rate
+        times = [t for t in self._crashes.get(i, []) if now - t < 60.0] + [now]
+        self._crashes[i] = times
+        self.analyser_crashes += 1
+        if len(times) >= 3:
+            self.disabled_analysers.add(i)
+            log.error("analyser %s failed 3 times within a minute (%s: %s); switched off, the show "
+                      "runs on the other features", name, type(exc).__name__, exc)
+            return
+        log.error("analyser %s failed (%s: %s); restarting it", name, type(exc).__name__, exc)
+        try:
+            analyser.reset()
+        except Exception as reset_exc:
+            self.disabled_analysers.add(i)
+            log.error("analyser %s could not be restarted (%s); switched off", name, reset_exc)
 
     # -- graceful degradation ----------------------------------------------------------------
     def _check_budget(self) -> None:

@@ -334,3 +334,32 @@ def test_stems_option_replaces_band_proxies_with_separated_drum_labels():
     assert mix_labels == {None}  # no band proxies when stems run
     assert "kick" in drum_labels and "hihat" in drum_labels
     assert any(e.name == "level.drums" for e in events)
+
+
+class _CrashingAnalyser:
+    def __init__(self) -> None:
+        self.calls = 0
+        self.resets = 0
+
+    def process(self, block):
+        self.calls += 1
+        raise RuntimeError("analyser bug")
+
+    def reset(self) -> None:
+        self.resets += 1
+
+
+def test_a_crashing_analyser_is_restarted_then_switched_off_and_the_show_goes_on(tmp_path):
+    samples, clicks = _click_track(8.0)
+    src = FileSource(samples=samples, sample_rate=SR, block_size=256, realtime=False)
+    frames = []
+    core = EngineCore(src, load_show(_write_show(tmp_path, _free_port())), start_outputs=False,
+                      on_frame=lambda f, d: frames.append(int(d.universe(1)[1])))
+    bad = _CrashingAnalyser()
+    core.pipeline.analysers.insert(0, bad)
+    core._costs.insert(0, 0.0)
+    with src:
+        core.run_fixed()
+    assert bad.resets == 2 and bad.calls == 3  # restarted twice, then switched off
+    assert core.disabled_analysers == {0} and core.analyser_crashes == 3
+    assert max(frames) >= 200  # the onset lamp still flashed: the other analysers kept running
