@@ -46,16 +46,30 @@ def _player_report(player) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
+def _play_clean(jack_server, tmp_path, signal: np.ndarray, attempts: int = 3):
+    """Play ``signal`` into a fresh input; retry when JACK reported an xrun while it played.
+
+    A JACK xrun drops a whole period between the player and us upstream of PortAudio, which no
+    code here controls (these are shared VMs); the exactness checks need a run without one.
+    Returns the capture, block starts, the source and the player's report of the clean run.
+    """
+    seen = []
+    for _ in range(attempts):
+        src = AudioInput(sample_rate=48000, block_size=128, channels=[0])
+        with src:
+            player = jack_server.play(signal, tmp_path)
+            got, starts = _capture(src, 8.0 + len(signal) / 48000, player)
+        report = _player_report(player)
+        seen.append(report["xruns"])
+        if report["xruns"] == 0:
+            return got, starts, src, report
+    pytest.fail(f"JACK reported xruns in every run: {seen}")
+
+
 def test_every_frame_arrives_in_order_with_monotonic_timestamps(jack_server, tmp_path):
     n = 48000 * 2
-    src = AudioInput(sample_rate=48000, block_size=128, channels=[0])
+    got, starts, src, report = _play_clean(jack_server, tmp_path, _ramp(n))
     assert "JACK" in src.device.hostapi
-    metas = []
-    with src:
-        player = jack_server.play(_ramp(n), tmp_path)
-        got, starts = _capture(src, 8.0, player)
-        metas.append(src.ring.read_meta())
-    report = _player_report(player)
     # Block frame indices are contiguous from 0.
     assert starts[0][0] == 0
     for (a, la), (b, _) in zip(starts, starts[1:]):
@@ -77,11 +91,7 @@ def test_clicks_found_at_their_sample_positions(jack_server, tmp_path):
     positions = np.array([0, 4800, 9731, 20000, 20001, 33333, 47999, 60000, 77777])
     sig = np.zeros(80000, np.float32)
     sig[positions] = 0.9
-    src = AudioInput(sample_rate=48000, block_size=128, channels=[0])
-    with src:
-        player = jack_server.play(sig, tmp_path)
-        got, _ = _capture(src, 8.0, player)
-    _player_report(player)
+    got, _, _, _ = _play_clean(jack_server, tmp_path, sig)
     found = np.flatnonzero(got > 0.5)
     assert len(found) == len(positions)
     np.testing.assert_array_equal(found - found[0], positions - positions[0])
