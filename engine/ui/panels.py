@@ -213,7 +213,22 @@ class BeatIndicator(QWidget):
             p.end()
 
 
-class OnsetTimeline(QWidget):
+class _ScrollingEvents(QWidget):
+    """A view of the last ``seconds`` of the event history, "now" at the right edge."""
+
+    def __init__(self, seconds: float, min_height: int, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.seconds = seconds
+        self.history: EventHistory | None = None
+        self.now = 0
+        self.setMinimumSize(200, min_height)
+
+    def set_data(self, history: EventHistory, now: int) -> None:
+        self.history, self.now = history, now
+        self.update()
+
+
+class OnsetTimeline(_ScrollingEvents):
     """The last seconds of events: beat lines (downbeats bold), one row of onset ticks per band
     (kick, snare, hi-hat, other) and per stem; time runs right to left, "now" at the right edge."""
 
@@ -221,15 +236,7 @@ class OnsetTimeline(QWidget):
             ("drums", "stem"), ("bass", "stem"), ("vocals", "stem"), ("other", "stem"))
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.seconds = 6.0
-        self.history: EventHistory | None = None
-        self.now = 0
-        self.setMinimumSize(200, 100)
-
-    def set_data(self, history: EventHistory, now: int) -> None:
-        self.history, self.now = history, now
-        self.update()
+        super().__init__(6.0, 100, parent)
 
     def paintEvent(self, event: Any) -> None:  # noqa: N802
         p = QPainter(self)
@@ -282,19 +289,11 @@ class OnsetTimeline(QWidget):
             p.end()
 
 
-class PianoRoll(QWidget):
+class PianoRoll(_ScrollingEvents):
     """Scrolling notes from transcription: pitch up, time right to left, velocity as brightness."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.seconds = 8.0
-        self.history: EventHistory | None = None
-        self.now = 0
-        self.setMinimumSize(200, 60)
-
-    def set_data(self, history: EventHistory, now: int) -> None:
-        self.history, self.now = history, now
-        self.update()
+        super().__init__(8.0, 60, parent)
 
     def paintEvent(self, event: Any) -> None:  # noqa: N802
         p = QPainter(self)
