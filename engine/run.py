@@ -15,6 +15,7 @@ from pathlib import Path
 
 from engine.audio.errors import AudioError
 from engine.audio.filesource import FileSource
+from engine.resources import resource_path
 
 log = logging.getLogger("beamsync.run")
 
@@ -31,7 +32,7 @@ def _parse_channels(text: str | None) -> list[int] | None:
     return chans
 
 
-DEMO_SHOW = Path(__file__).resolve().parent.parent / "shows" / "club-edm.yaml"
+DEMO_SHOW = resource_path("shows", "club-edm.yaml")
 
 
 def open_source(args: argparse.Namespace, *, shared: bool = False):

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from engine.analysis.frontend import BEAT_FEATURES, AnalysisError
+from engine.resources import resource_path
 
 #: The shipped model, relative to the repository root.
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "beatnet" / "beatnet_crnn.onnx"
+DEFAULT_MODEL = resource_path("models", "beatnet", "beatnet_crnn.onnx")
 _LAYERS, _HIDDEN = 2, 150
 
 

@@ -28,9 +28,10 @@ from typing import Protocol
 import numpy as np
 
 from engine.errors import BeamsyncError
+from engine.resources import resource_path
 
 STEMS = ("drums", "bass", "vocals", "other")
-DEFAULT_MODEL = Path(__file__).resolve().parents[2] / "models" / "separation" / "beamsync_sep.onnx"
+DEFAULT_MODEL = resource_path("models", "separation", "beamsync_sep.onnx")
 
 
 class SeparationError(BeamsyncError):
