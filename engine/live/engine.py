@@ -13,6 +13,7 @@ and where spawning a process is not wanted).
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import multiprocessing as mp
 import threading
 import time
@@ -52,10 +53,36 @@ class WorkerSpec:
     log_level: int = logging.WARNING
 
 
+def _relay_logs(q: Any) -> None:
+    """Parent side of the worker's log queue: hand each record to the parent's logging."""
+    while True:
+        try:
+            record = q.get()
+        except (EOFError, OSError):  # the queue was closed under us
+            return
+        if record is None:
+            return
+        try:
+            logging.getLogger(record.name).handle(record)
+        except Exception:  # a broken handler must not end the relay (logging reports it itself)
+            pass
+
+
 def _worker(spec: WorkerSpec, commands: Any, stop: Any, errors: Any, *, ring: RingBuffer | None = None,
-            status: StatusBlock | None = None, telemetry: Telemetry | None = None) -> None:
-    """The analysis process main (also run in a thread in thread mode)."""
-    logging.basicConfig(level=spec.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+            status: StatusBlock | None = None, telemetry: Telemetry | None = None, logs: Any = None) -> None:
+    """The analysis process main (also run in a thread in thread mode).
+
+    In process mode ``logs`` is a queue: every record goes to the parent, which writes it with its
+    own handlers (``--log-json``, ``--log-file``), so one process owns the log file and its rotation.
+    """
+    if logs is not None:
+        root = logging.getLogger()
+        for h in list(root.handlers):
+            root.removeHandler(h)
+        root.addHandler(logging.handlers.QueueHandler(logs))
+        root.setLevel(spec.log_level)
+    else:
+        logging.basicConfig(level=spec.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     own_ring = ring is None
     own_status = status is None
     own_telemetry = telemetry is None
@@ -212,6 +239,8 @@ class LiveEngine:
         self._ctx = mp.get_context("spawn")
         self._worker: Any = None
         self.errors: Any = None
+        self._logs: Any = None
+        self._log_thread: threading.Thread | None = None
         self.messages: list[tuple[str, str]] = []
 
     def start(self, timeout: float = 60.0) -> None:
@@ -220,8 +249,13 @@ class LiveEngine:
             self.commands = self._ctx.Queue()
             self._stop = self._ctx.Event()
             self.errors = self._ctx.Queue()
+            self._logs = self._ctx.Queue()
+            self._log_thread = threading.Thread(target=_relay_logs, args=(self._logs,), name="beamsync-worker-logs",
+                                                daemon=True)
+            self._log_thread.start()
             self._worker = self._ctx.Process(
-                target=_worker, args=(self.spec, self.commands, self._stop, self.errors), name="beamsync-engine"
+                target=_worker, args=(self.spec, self.commands, self._stop, self.errors),
+                kwargs={"logs": self._logs}, name="beamsync-engine"
             )
             self._worker.start()
         else:
@@ -301,6 +335,10 @@ class LiveEngine:
                     self._worker.terminate()
                     self._worker.join(2)
                 self._worker = None
+            if self._log_thread is not None:
+                self._logs.put(None)  # after the worker's last record: the relay drains, then ends
+                self._log_thread.join(5)
+                self._log_thread = None
 
     def close(self) -> None:
         """Stop, then release the shared memory."""
