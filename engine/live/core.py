@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -129,6 +130,9 @@ class EngineCore:
         self.analysed_to = 0  # frame index one past the newest analysed frame
         self.events_log: list[FeatureEvent] | None = None  # set to a list to keep every event
         self._pending_show: Any = None
+        self._pending_outputs: Outputs | None = None
+        self._outputs_started = False
+        self.rig_reloads = 0  # hot reloads that replaced the outputs (new destinations/universes)
         self.show_errors: list[str] = []
         self.next_beat_frame: int | None = None  # the clock's next predicted beat (input frames)
         self.beat_frames = 0
@@ -144,6 +148,11 @@ class EngineCore:
         self.frozen = False  # operator "freeze": keep sending the last frame
         self.reload_requested = False  # operator "reload": the worker re-reads the show file
 
+    def add_analyser(self, analyser: Any) -> None:
+        """Run one more analyser after the pipeline's own (its cost counts in the budget checks)."""
+        self.pipeline.analysers.append(analyser)
+        self._costs.append(0.0)
+
     # -- commands (any thread) ---------------------------------------------------------------
     def post(self, command: str, value: Any = None) -> None:
         """Queue an operator command for the start of the next iteration (thread-safe)."""
@@ -151,10 +160,28 @@ class EngineCore:
 
     def swap_show(self, show: Any) -> None:
         """Install a new show at the next show frame (hot reload; call from the watcher's
-        thread: the expensive preparation runs there, the frame loop only takes it over)."""
+        thread: the expensive preparation runs there, the frame loop only takes it over).
+
+        When the new show changes the rig on the wire (its outputs, or the universes its patch
+        uses), a new :class:`Outputs` is built and started here, in the caller's thread; the
+        frame loop switches to it at the same frame boundary as the show and the old outputs
+        are stopped (sACN stream termination) on a thread of their own.
+        """
         from engine.show.runtime import ShowRuntime
 
-        self.runtime.swap(ShowRuntime.prepare(show))
+        prepared = ShowRuntime.prepare(show)
+        universes = set(int(u) for u in prepared.dmx.universes)
+        outputs = None
+        if list(show.outputs) != list(self.show.outputs) or universes != set(int(u) for u in self.runtime.dmx.universes):
+            outputs = Outputs(show.outputs, prepared.dmx.universes, clock=self.clock)
+            if self.start_outputs and self._outputs_started:
+                outputs.start(realtime_priority=self.output_priority)
+            self.rig_reloads += 1
+        # A second reload before the frame loop took the first: its outputs never ran, stop them.
+        stale, self._pending_outputs = self._pending_outputs, outputs
+        if stale is not None:
+            stale.stop()
+        self.runtime.swap(prepared)
         self._pending_show = show
 
     def _drain_commands(self, frame: int) -> None:
@@ -356,6 +383,12 @@ class EngineCore:
         if pending is not None:  # the runtime installs it in this frame's tick
             self._pending_show = None
             self.show = pending
+            outputs = self._pending_outputs
+            if outputs is not None:  # the rig changed: send from the new outputs from now on
+                self._pending_outputs = None
+                old, self.outputs = self.outputs, outputs
+                self.buffer, self.scheduler = outputs.buffer, outputs.scheduler
+                threading.Thread(target=old.stop, name="beamsync-old-outputs", daemon=True).start()
         self._drain_commands(frame)
         if self.frozen:  # keep the outputs on the last published look
             return self.buffer.back
@@ -412,7 +445,11 @@ class EngineCore:
     # -- drivers -----------------------------------------------------------------------------
     def start(self) -> None:
         if self.start_outputs:
+            import os, sys
+            if os.environ.get("BS_SWITCH"):
+                sys.setswitchinterval(float(os.environ["BS_SWITCH"]))
             self.outputs.start(realtime_priority=self.output_priority)
+            self._outputs_started = True
 
     def stop(self) -> None:
         self.scheduler.stop()
