@@ -1,0 +1,201 @@
+"""Onset-only evaluation over ../shared/eval: where the onset F-measure is won and lost.
+
+    nice -n 5 .venv/bin/python bench/eval_onsets.py [--aubio] [--no-attribution]
+
+Runs :class:`engine.analysis.onsets.OnsetDetector` (front end + onsets only, no beat model, so
+it takes seconds) over every annotated recording and prints, per file:
+
+* the whole-mix onsets against all annotated drum onsets (MDB Drums classes merged within
+  30 ms, as ``bench/eval_beats.py`` does; 50 ms window): precision, recall, F, the signed timing
+  error of the matched onsets (median and interquartile range, ms: a constant offset shows here)
+  and the detection delay (``detected_at`` − annotation, median ms);
+* the same detector on the file's true drum stem (MedleyDB) — the score once separation is perfect;
+* per drum class (kick / snare / hi-hat band proxies vs the MDB classes KD / SD / HH): P, R, F on the
+  mix and on the true drum stem;
+* false-positive attribution (``--no-attribution`` skips it): each mix onset that matched no drum
+  annotation is checked against the onsets of the same detector on the true bass, other and
+  vocal stems (within 30 ms), so the table says which instrument produced the extra onsets;
+* madmom's annotated sample (general onsets, not drums): a check that the detector is not
+  merely a drum detector;
+* the cost per fast frame (ms, one core) and, with ``--aubio``, aubio's ``default`` onset
+  detector (hop 256) on the same files as a baseline (GPL: benchmark only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine.analysis.bench import merge_close  # noqa: E402
+from engine.analysis.frontend import FrontEnd  # noqa: E402
+from engine.analysis.onsets import OnsetDetector  # noqa: E402
+from engine.audio.block import AudioBlock  # noqa: E402
+from engine.audio.file import load_audio  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2] / "shared" / "eval"
+WINDOW = 0.05
+LABELS = (("kick", "KD"), ("snare", "SD"), ("hihat", "HH"))
+
+
+@dataclass
+class OnsetItem:
+    """One annotated file: its audio, the drum onsets and, where known, per-class onsets and stems."""
+
+    name: str
+    audio: Path
+    onsets: np.ndarray
+    classes: dict[str, np.ndarray] = field(default_factory=dict)
+    stems: dict[str, Path] = field(default_factory=dict)
+    drums_only: bool = True  # False: general onsets (every instrument)
+
+
+def items(root: Path) -> list[OnsetItem]:
+    """The annotated recordings under ``root`` (MDB, the jazz trio excerpt, madmom's sample)."""
+    out = []
+    for d in sorted((root / "mdb").glob("*")):
+        rows = np.genfromtxt(d / "drum_onsets_class.txt", dtype=None, encoding=None)
+        times = np.array([float(r[0]) for r in rows])
+        cls = np.array([str(r[1]).strip() for r in rows])
+        stems = {s: d / "stems" / f"{s}.flac" for s in ("drums", "bass", "other", "vocals")
+                 if (d / "stems" / f"{s}.flac").is_file()}
+        out.append(OnsetItem(d.name, d / "mix.flac", merge_close(times),
+                             {lab: merge_close(times[cls == c]) for lab, c in LABELS}, stems))
+    jtd = root / "jtd_barron_allgodschildren_5s"
+    if jtd.is_dir():
+        out.append(OnsetItem("jtd_barron_5s", jtd / "mix.flac", merge_close(np.loadtxt(jtd / "drums_onsets.csv", ndmin=1))))
+    mm = root / "madmom_testdata"
+    if mm.is_dir():
+        ref = np.loadtxt(mm / "annotations" / "sample.onsets", comments="#", ndmin=2)[:, 0]
+        out.append(OnsetItem("madmom_sample (general)", mm / "audio" / "sample.wav", ref, drums_only=False))
+    return out
+
+
+def detect(path: Path, block: int = 512) -> tuple[dict[str | None, tuple[np.ndarray, np.ndarray]], float, int]:
+    """Run the detector over a file in blocks: {label (None = mix): (times s, detected_at s)},
+    seconds spent, number of fast frames."""
+    x, sr = load_audio(path)
+    fe = FrontEnd(sr)
+    det = OnsetDetector(fe)
+    events = []
+    t0 = time.process_time()
+    for s in range(0, len(x), block):
+        events.extend(det.process(AudioBlock(s, x[s : s + block], sr)))
+    spent = time.process_time() - t0
+    out: dict[str | None, tuple[np.ndarray, np.ndarray]] = {}
+    for lab in (None, "kick", "snare", "hihat"):
+        sel = [e for e in events if e.data.get("label") == lab]
+        out[lab] = (np.array([e.time for e in sel], float) / sr, np.array([e.detected_at for e in sel], float) / sr)
+    return out, spent, len(x) // fe.fast_hop
+
+
+def prf(ref: np.ndarray, est: np.ndarray) -> tuple[float, float, float, list[tuple[int, int]]]:
+    """mir_eval's onset P, R, F (50 ms) and the matching."""
+    import mir_eval
+
+    if len(ref) == 0 or len(est) == 0:
+        return 0.0, 0.0, 0.0, []
+    match = mir_eval.util.match_events(ref, est, WINDOW)
+    p, r = len(match) / len(est), len(match) / len(ref)
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0), match
+
+
+def aubio_onsets(path: Path) -> np.ndarray | None:
+    """aubio's default onset detector (hop 256), the times it reports."""
+    try:
+        import aubio
+    except ImportError:
+        print("aubio baseline skipped: aubio is not installed (GPL, benchmark only)", file=sys.stderr)
+        return None
+    x, sr = load_audio(path)
+    o = aubio.onset("default", 1024, 256, sr)
+    got = []
+    for s in range(0, len(x) - 256 + 1, 256):
+        if o(np.ascontiguousarray(x[s : s + 256]))[0]:
+            got.append(o.get_last_s())
+    return np.array(got)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--root", type=Path, default=ROOT)
+    ap.add_argument("--aubio", action="store_true", help="also score aubio's onset detector (benchmark only)")
+    ap.add_argument("--no-attribution", action="store_true", help="skip the false-positive attribution by stems")
+    a = ap.parse_args(argv)
+    if not a.root.is_dir():
+        print(f"no evaluation data at {a.root}", file=sys.stderr)
+        return 1
+    ms = lambda v: f"{1000 * v:+.1f}" if np.isfinite(v) else "-"  # noqa: E731
+    print("| file | P | R | F | n ref / est | err median ms | err IQR ms | delay ms | F true drum stem | aubio F |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    fs, stem_fs, aub_fs, class_rows, attributions = [], [], [], [], []
+    spent_all = frames_all = 0
+    for it in items(a.root):
+        got, spent, frames = detect(it.audio)
+        spent_all += spent
+        frames_all += frames
+        est, det = got[None]
+        p, r, f, match = prf(it.onsets, est)
+        err = np.array([est[j] - it.onsets[i] for i, j in match])
+        delay = np.array([det[j] - it.onsets[i] for i, j in match])
+        iqr = np.subtract(*np.percentile(err, [75, 25])) if len(err) else np.nan
+        stem_f = np.nan
+        if "drums" in it.stems:
+            stem_got, _, _ = detect(it.stems["drums"])
+            stem_f = prf(it.onsets, stem_got[None][0])[2]
+            for lab, ref in it.classes.items():
+                pm, rm, fm, _ = prf(ref, got[lab][0])
+                ps, rs, fstem, _ = prf(ref, stem_got[lab][0])
+                class_rows.append((it.name, lab, len(ref), pm, rm, fm, ps, rs, fstem))
+            stem_fs.append(stem_f)
+        aub = aubio_onsets(it.audio) if a.aubio else None
+        aub_f = prf(it.onsets, aub)[2] if aub is not None else np.nan
+        if it.drums_only:
+            fs.append(f)
+            if aub is not None:
+                aub_fs.append(aub_f)
+        print(f"| {it.name} | {p:.3f} | {r:.3f} | {f:.3f} | {len(it.onsets)} / {len(est)} | {ms(np.median(err) if len(err) else np.nan)} "
+              f"| {1000 * iqr:.1f} | {ms(np.median(delay) if len(delay) else np.nan)} "
+              f"| {'-' if np.isnan(stem_f) else f'{stem_f:.3f}'} | {'-' if np.isnan(aub_f) else f'{aub_f:.3f}'} |")
+        if not a.no_attribution and {"bass", "other"} <= set(it.stems):
+            matched = {j for _, j in match}
+            fp = np.array([t for j, t in enumerate(est) if j not in matched])
+            by_stem = {s: detect(pth)[0][None][0] for s, pth in it.stems.items() if s != "drums"}
+            if "drums" in it.stems:
+                by_stem["drums"] = stem_got[None][0]
+            counts: dict[str, int] = {}
+            for t in fp:
+                near = [s for s, e in by_stem.items() if len(e) and np.min(np.abs(e - t)) < 0.03]
+                key = "+".join(near) if near else "none"
+                counts[key] = counts.get(key, 0) + 1
+            attributions.append((it.name, len(fp), counts))
+    print(f"| mean of the drum-annotated files ({len(fs)}) | | | {np.mean(fs):.3f} | | | | | "
+          f"{np.mean(stem_fs) if stem_fs else float('nan'):.3f} | {np.mean(aub_fs) if aub_fs else float('nan'):.3f} |")
+    if class_rows:
+        print("\nper drum class (band proxies vs MDB classes KD/SD/HH; mix | true drum stem):")
+        print("| file | class | n ref | mix P | mix R | mix F | stem P | stem R | stem F |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for row in class_rows:
+            print("| {} | {} | {} | {:.2f} | {:.2f} | {:.3f} | {:.2f} | {:.2f} | {:.3f} |".format(*row))
+        for lab, _ in LABELS:
+            mf = np.mean([r[5] for r in class_rows if r[1] == lab])
+            sf = np.mean([r[8] for r in class_rows if r[1] == lab])
+            print(f"| mean | {lab} | | | | {mf:.3f} | | | {sf:.3f} |")
+    if attributions:
+        print("\nfalse positives of the mix onsets, by the true stems that have an onset within 30 ms:")
+        for name, n, counts in attributions:
+            parts = ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
+            print(f"  {name}: {n} false positives: {parts}")
+    print(f"\ncost: {1000 * spent_all / max(frames_all, 1):.3f} ms CPU per fast frame "
+          f"(front end STFT + onsets, over {frames_all} frames of the mixes)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
