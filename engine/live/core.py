@@ -445,9 +445,6 @@ class EngineCore:
     # -- drivers -----------------------------------------------------------------------------
     def start(self) -> None:
         if self.start_outputs:
-            import os, sys
-            if os.environ.get("BS_SWITCH"):
-                sys.setswitchinterval(float(os.environ["BS_SWITCH"]))
             self.outputs.start(realtime_priority=self.output_priority)
             self._outputs_started = True
 
