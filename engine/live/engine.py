@@ -12,6 +12,7 @@ and where spawning a process is not wanted).
 
 from __future__ import annotations
 
+import importlib
 import logging
 import logging.handlers
 import multiprocessing as mp
@@ -51,6 +52,9 @@ class WorkerSpec:
     flash_limit: float = 0.0
     analysis: dict[str, Any] = field(default_factory=dict)
     log_level: int = logging.WARNING
+    #: Extra analysers as "module:factory" references, each called with the sample rate (the
+    #: starvation benchmark and reliability tests add a synthetic load this way).
+    extra_analysers: list[str] = field(default_factory=list)
 
 
 def _relay_logs(q: Any) -> None:
@@ -104,6 +108,9 @@ def _worker(spec: WorkerSpec, commands: Any, stop: Any, errors: Any, *, ring: Ri
         core = EngineCore(reader, show, analysis=AnalysisOptions(**spec.analysis), telemetry=telemetry,
                           low_latency_flash=spec.low_latency_flash)
         core.on_audio_loss = spec.on_audio_loss
+        for ref in spec.extra_analysers:
+            module_name, _, factory = ref.partition(":")
+            core.add_analyser(getattr(importlib.import_module(module_name), factory)(spec.sample_rate))
         core.set_flash_limit(spec.flash_limit)
         core.start()
         if spec.hot_reload and show.path is not None:
@@ -182,6 +189,9 @@ def _publish_status(core: Any, status: StatusBlock, now: float, last: dict[str, 
     status["analysis_load"] = st.analysis_load(core.sample_rate)
     status["analysis_lag_ms"] = 1000.0 * st.analysis_lag_frames / core.sample_rate
     status["lost_frames"] = core.source.ring.lost_frames
+    status["skipped_frames"] = st.skipped_frames
+    status["degraded"] = len(core.degraded)
+    status["analyser_crashes"] = core.analyser_crashes
     status["events"] = st.events
     cpu = time.process_time()
     status["cpu_percent"] = 100.0 * (cpu - last["cpu"]) / dt
@@ -198,6 +208,9 @@ def _publish_status(core: Any, status: StatusBlock, now: float, last: dict[str, 
     status["output_packets"] = sum(getattr(s, "packets", 0) for s in snaps)
     status["output_errors"] = sum(getattr(s, "errors", 0) for s in snaps)
     status["output_fps"] = getattr(snaps[0], "fps", 0.0) if snaps else 0.0
+    status["output_frames"] = sum(getattr(s, "frames", 0) for s in snaps)
+    status["output_missed"] = sum(getattr(s, "missed", 0) for s in snaps)
+    status["output_jitter_p99_ms"] = max((getattr(s, "jitter_p99_ms", 0.0) for s in snaps), default=0.0)
     last.update(t=now, frames=st.show_frames, show=st.show.seconds, cpu=cpu)
 
 
@@ -210,7 +223,8 @@ class LiveEngine:
     def __init__(self, show_path: str | Path, source: AudioSource, *, mode: str = "process",
                  channels: list[int] | None = None, hot_reload: bool = True,
                  analysis: dict[str, Any] | None = None, low_latency_flash: bool = True,
-                 on_audio_loss: str = "hold", flash_limit: float = 0.0) -> None:
+                 on_audio_loss: str = "hold", flash_limit: float = 0.0,
+                 extra_analysers: list[str] | None = None) -> None:
         if on_audio_loss not in ("hold", "blackout") and not on_audio_loss.startswith("look:"):
             raise ValueError(f"on_audio_loss must be hold, blackout or look:NAME, not {on_audio_loss!r}")
         if mode not in ("process", "thread"):
@@ -232,6 +246,7 @@ class LiveEngine:
             on_audio_loss=on_audio_loss,
             flash_limit=flash_limit,
             analysis=dict(analysis or {}),
+            extra_analysers=list(extra_analysers or []),
             log_level=logging.getLogger().level or logging.WARNING,
         )
         if mode == "process" and source.ring.shm_name is None:

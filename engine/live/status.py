@@ -35,6 +35,13 @@ FIELDS = (
     "show_reload_errors",
     "cpu_percent",  # analysis process CPU, % of one core
     "beats",
+    # Reliability counters (docs/reliability.md; read by ``beamsync bench soak``):
+    "skipped_frames",  # audio skipped on purpose because analysis fell more than max_lag behind
+    "output_frames",  # sender ticks, all outputs together
+    "output_missed",  # cadence slots skipped because a sender fell more than a period behind
+    "output_jitter_p99_ms",  # worst output's p99 send lateness against its cadence (last 4096 sends)
+    "degraded",  # analysers switched to a cheaper mode (graceful degradation)
+    "analyser_crashes",
 )
 INDEX = {name: i for i, name in enumerate(FIELDS)}
 
