@@ -1,8 +1,15 @@
 """Start and stop a private JACK server on the dummy driver (for tests and benchmarks).
 
 The dummy driver gives a real, paced PortAudio callback on machines without a sound card. The
-server gets a unique name (``jackd -n``) and callers point PortAudio at it with
+server gets its own name (``jackd -n``) and callers point PortAudio at it with
 ``JACK_DEFAULT_SERVER``, so several runs on one machine never share a server.
+
+Names come from a small fixed pool, not a fresh one per run. JACK keeps at most 8 servers in its
+shared-memory registry (``/dev/shm/jack-shm-registry``) and frees a slot when its server exits
+cleanly, or when a new server *of the same name* finds the old one dead. A server that was
+killed (a device-loss test, a crashed run) therefore leaves its slot taken for good if its name
+is never used again: after eight of those, ``jackd`` refuses to start ("Too many servers already
+active"). Reusing pool names reclaims those slots; a name a live server holds is skipped.
 """
 
 from __future__ import annotations
@@ -15,20 +22,28 @@ import time
 from engine.audio.errors import AudioError
 
 
+#: Server names tried in order (see the module docstring for why a pool).
+NAME_POOL = tuple(f"beamsync-dummy-{i}" for i in range(6))
+
+
 class JackDummyServer:
     """A running ``jackd -d dummy`` (SCHED_FIFO when permitted, else ``--no-realtime``)."""
 
     def __init__(self, rate: int = 48000, period: int = 128, name: str | None = None) -> None:
         if not shutil.which("jackd"):
             raise AudioError("jackd not installed (Debian package jackd2)")
-        self.name = name or f"beamsync-{os.getpid()}-{time.monotonic_ns() % 1_000_000}"
         self.rate = rate
         self.period = period
-        self.realtime = True
-        self.proc = self._start(["-R", "-P", "70"])
-        if self.proc is None:
-            self.realtime = False
-            self.proc = self._start(["--no-realtime"])
+        self.proc: subprocess.Popen | None = None
+        for candidate in ([name] if name else NAME_POOL):
+            self.name = candidate
+            self.realtime = True
+            self.proc = self._start(["-R", "-P", "70"])
+            if self.proc is None:
+                self.realtime = False
+                self.proc = self._start(["--no-realtime"])
+            if self.proc is not None:
+                break
         if self.proc is None:
             raise AudioError("jackd (dummy driver) failed to start")
 
@@ -37,19 +52,30 @@ class JackDummyServer:
         return dict(os.environ, JACK_DEFAULT_SERVER=self.name, JACK_NO_START_SERVER="1")
 
     def _start(self, mode: list[str]) -> subprocess.Popen | None:
+        if self._answers():  # a live server (another run) has this name: try the next one
+            return None
         cmd = ["jackd", "-n", self.name, *mode, "-d", "dummy", "-r", str(self.rate), "-p", str(self.period)]
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10.0
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 return None
-            r = subprocess.run(["jack_lsp", "-s", self.name], capture_output=True, text=True, env=self.env())
-            if r.returncode == 0 and "system:capture_1" in r.stdout:
-                return proc
+            if self._answers():
+                # Another run may have taken the name an instant before ours: ours then exits at
+                # once, so only a server that is still ours after a moment counts.
+                time.sleep(0.2)
+                if proc.poll() is None:
+                    return proc
+                return None
             time.sleep(0.1)
         proc.kill()
         proc.wait()
         return None
+
+    def _answers(self) -> bool:
+        """True when a JACK server of this name is up and has its dummy ports."""
+        r = subprocess.run(["jack_lsp", "-s", self.name], capture_output=True, text=True, env=self.env())
+        return r.returncode == 0 and "system:capture_1" in r.stdout
 
     @property
     def running(self) -> bool:
