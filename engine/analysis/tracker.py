@@ -83,6 +83,8 @@ class TrackerOptions:
     hold: float = 8.0  # seconds the clock keeps firing on its own after the last clear beat
     predict: bool = True
     tempo_every: float = 1.0  # seconds between tempo events
+    sure: float = 0.5  # HMM concentration at which its tempo may overrule the beat clock's
+    backfill: bool = True  # a new candidate grid starts with the HMM's supported beats before it
 
 
 class BeatTracker:
@@ -284,8 +286,11 @@ class BeatTracker:
         if self._acquired and self.period and self.anchor is not None:
             n = round((t - self.anchor) / self.period)
             dev = t - (self.anchor + n * self.period)
-            # (whatever the HMM's interval is just now: after a breakdown it may have drifted)
-            if n >= 1 and abs(dev) <= self.opt.phase_tolerance * self.period:
+            # (an HMM interval a little off is fine: after a breakdown it may have drifted; but
+            # while the HMM is sure of another tempo, e.g. half the clock's, its beats, all on the
+            # clock, must go the candidate route, or they would keep a double-tempo clock forever)
+            other_tempo = abs(interval / self.period - 1.0) > 0.3 and self._conc >= self.opt.sure
+            if n >= 1 and abs(dev) <= self.opt.phase_tolerance * self.period and not other_tempo:
                 # on the clock: refine it
                 self._strength = 0.8 * self._strength + 0.2 * peak
                 self._run = (self._run + [t])[-8:]
@@ -297,7 +302,10 @@ class BeatTracker:
         if self._candidate and abs((t - self._candidate[-1]) - interval) <= 0.15 * interval:
             self._candidate.append(t)
         else:
-            self._candidate = [t]
+            # a new grid: the HMM chose it on the evidence of the beats before this one, so
+            # those (where the activation shows a clear peak) count for it at once instead of
+            # being waited for again (a 3 s clip would be over before three new beats)
+            self._candidate = self._backfill(t, interval) if self.opt.backfill else [t]
         # a young clock (few beats on it) gives way after two beats, an established one after three
         needed = 2 if len(self._run) < 6 else 3
         if len(self._candidate) >= needed and len(self._run) >= 6 and not self._candidate_is_better():
@@ -308,6 +316,22 @@ class BeatTracker:
             self._fit(interval, k, meter)
             # first lock: three consistent beats, or two when the HMM is already sure of them
             self._acquired = self._acquired or len(self._run) >= 3 or (len(self._run) >= 2 and self._conc >= 0.7)
+
+    def _backfill(self, t: float, interval: int) -> list[float]:
+        """``t`` preceded by up to two earlier beats of the HMM's grid (spacing ``interval``)
+        that the kept activations support with a clear peak, oldest first."""
+        out = [t]
+        for _ in range(2):
+            guess = out[0] - interval
+            if guess < max(self._index - len(self._act) + 3, 2):
+                break
+            prev = self._refine(int(round(guess)), self._index)
+            peak = float(self._act[[(int(round(prev)) + d) % len(self._act) for d in (-1, 0, 1)]].max())
+            contrast = (peak - self._mean_act) / (peak + self._mean_act + 0.02)
+            if contrast < self.opt.weak_beat or abs(out[0] - prev - interval) > 0.15 * interval:
+                break
+            out.insert(0, prev)
+        return out
 
     def _support(self, times: np.ndarray) -> float:
         """Mean activation peak (±1 frame) at the given activation-frame times."""

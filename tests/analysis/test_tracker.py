@@ -186,3 +186,27 @@ def test_tap_in_auto_mode_seeds_the_tempo():
     fired, _ = _beats(events, since=2.0)
     assert len(fired) > 10
     assert np.median(np.abs(_nearest_err(fired, truth))) < 0.02
+
+
+def test_a_double_time_clock_gives_way_to_the_bar_tempo():
+    """Equal pulses at 200 BPM whose downbeats come every eighth pulse: the clock may first fit
+    the pulse, but once the HMM is sure of 100 BPM (4/4 bars) the clock follows it. Every
+    100 BPM beat is also on a 200 BPM clock, so this needs the HMM's tempo to overrule it."""
+    truth = beat_times([(0, 100)], 20)
+    ev = run(_tracker(), activations(truth, 20, offbeat=1.0))
+    assert np.all(np.abs(_tempi(ev, since=5.0) - 100) < 1.5)
+    fired, _ = _beats(ev, since=5.0)
+    assert np.all(np.abs(_nearest_err(fired, truth)) < 0.02)
+    assert len(fired) >= 0.95 * np.sum((truth > 5.0) & (truth < 19.5))
+    # the same run with the HMM never allowed to overrule the clock stays at double time
+    stuck = run(_tracker(sure=1.1), activations(truth, 20, offbeat=1.0))
+    assert np.all(np.abs(_tempi(stuck, since=5.0) - 200) < 3.0)
+
+
+def test_a_short_clip_fires_its_beats_before_it_ends():
+    """A 3.3 s clip at 90 BPM: the lock comes from the beats already heard, in time to fire the
+    last three beats on time."""
+    truth = beat_times([(0, 90)], 3.3)
+    fired, _ = _beats(run(_tracker(), activations(truth, 3.3)))
+    assert len(fired) >= 3
+    assert np.all(np.abs(_nearest_err(fired, truth)) < 0.02)
