@@ -11,6 +11,22 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 
 
+def _no_jack(exc: Exception) -> None:
+    import shutil
+
+    if shutil.which("jackd") is None:
+        pytest.skip(f"no JACK dummy server: {exc} (scripts/setup.sh installs jackd2)")
+    pytest.fail(f"jackd is installed but the dummy server did not start: {exc}")
+
+
+@pytest.fixture(scope="session")
+def no_jack():
+    """``no_jack(exc)``: a JACK dummy server did not start; skip when jackd is not installed,
+    else fail (an installed jackd that cannot start is a real problem, e.g. JACK's server
+    registry full of killed servers, not a reason to skip every audio-path test)."""
+    return _no_jack
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     """The development data folder ``../shared``; tests that need it skip when it is absent."""
@@ -33,7 +49,7 @@ def own_jack():
     try:
         server = JackDummyServer()
     except AudioError as exc:
-        pytest.skip(f"no JACK dummy server: {exc} (scripts/setup.sh installs jackd2)")
+        _no_jack(exc)
     old = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
     os.environ.update(JACK_DEFAULT_SERVER=server.name, JACK_NO_START_SERVER="1")
     holder = {"server": server}

@@ -41,14 +41,14 @@ class JackServer(JackDummyServer):
 
 
 @pytest.fixture(scope="module")
-def jack_server():
+def jack_server(no_jack):
     """A JACK dummy server at 48 kHz / 128 frames, visible to PortAudio for this module."""
     from engine.audio.devices import rescan
 
     try:
         server = JackServer()
     except AudioError as exc:
-        pytest.skip(f"no JACK dummy server: {exc} (scripts/setup.sh installs jackd2)")
+        no_jack(exc)
     old = os.environ.get("JACK_DEFAULT_SERVER")
     os.environ["JACK_DEFAULT_SERVER"] = server.name
     os.environ["JACK_NO_START_SERVER"] = "1"
