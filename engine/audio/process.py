@@ -121,6 +121,9 @@ class AudioProcess(AudioSource):
         self.restarts = 0
         self.losses = 0
         self.events: list[str] = []  # one line per loss/recovery (logged once each)
+        #: Why the last attempt to reopen a lost input failed (None while running); e.g. the
+        #: device came back at another sample rate than the stream's.
+        self.last_error: str | None = None
 
     def _spawn(self, timeout: float = 20.0) -> tuple[str, str, str]:
         self._messages = self._ctx.Queue()
@@ -175,9 +178,13 @@ class AudioProcess(AudioSource):
                     self.restarts += 1
                     self.device_name = text
                     self.state = "running"
+                    self.last_error = None
                     self._note(f"audio input back: '{text}' after {attempts} attempt(s)", logging.INFO)
                     backoff = 0.5
                     break
+                if text != self.last_error:  # say why once, not at every retry
+                    self.last_error = text
+                    self._note(f"audio input not reopened, still retrying: {text}")
                 backoff = min(self.max_backoff, backoff * 2)
 
     def stop(self) -> None:
