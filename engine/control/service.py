@@ -21,6 +21,7 @@ import logging.handlers
 import os
 import signal
 import socket
+import sys
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
@@ -137,6 +138,52 @@ class JsonFormatter(logging.Formatter):
 PLAIN_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+class LogFileHandler(logging.handlers.RotatingFileHandler):
+    """The ``--log-file`` handler: a size-rotated file that never disturbs the show.
+
+    A full disk (ENOSPC), a removed mount or a read-only remount makes writes fail. The stock
+    handler then prints a traceback to stderr for every record; this one says it once, in one
+    line, counts the records it could not write (:attr:`dropped`), and says so again, with the
+    count, when a write succeeds after the fault (the engine never stops for its log).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.dropped = 0
+        self.failing = False
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        self.dropped += 1
+        if not self.failing:
+            self.failing = True
+            exc = sys.exc_info()[1]
+            reason = f"{exc.strerror or exc}" if isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}"
+            _stderr_line(f"beamsync: cannot write the log file {self.baseFilename} ({reason}); log records are "
+                         "dropped (and counted) until it is writable again; the show goes on")
+
+    def emit(self, record: logging.LogRecord) -> None:
+        before = self.dropped
+        super().emit(record)
+        if self.failing and self.dropped == before:
+            self.failing = False
+            _stderr_line(f"beamsync: the log file {self.baseFilename} is writable again; {self.dropped} record(s) "
+                         "were dropped in all")
+
+    def close(self) -> None:
+        try:
+            super().close()
+        except OSError:  # the last buffered records could not be written: already reported
+            self.dropped += 1
+
+
+def _stderr_line(text: str) -> None:
+    try:
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):  # no usable stderr either: nothing left to tell
+        pass
+
+
 def setup_logging(*, json_lines: bool = False, file: str | Path | None = None, max_bytes: int = 10_000_000,
                   backups: int = 5, level: int | None = None) -> logging.Handler:
     """Route the root logger to one handler (stderr or a rotating file), plain or JSON.
@@ -148,7 +195,7 @@ def setup_logging(*, json_lines: bool = False, file: str | Path | None = None, m
         if path.parent and not path.parent.is_dir():
             raise ControlError(f"--log-file: directory {path.parent} does not exist")
         try:
-            handler: logging.Handler = logging.handlers.RotatingFileHandler(
+            handler: logging.Handler = LogFileHandler(
                 path, maxBytes=max(0, int(max_bytes)), backupCount=max(0, int(backups)), encoding="utf-8")
         except OSError as exc:
             raise ControlError(f"--log-file: cannot open {path}: {exc.strerror or exc}") from None
