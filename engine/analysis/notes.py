@@ -101,10 +101,239 @@ def find_model_path() -> Path:
     raise NoteModelError(f"the Basic Pitch model file is missing: {where}; reinstall the package ({hint})")
 
 
-class BasicPitchModel:
-    """The ONNX session around ``nmp.onnx``: one call maps a window to note and onset activations."""
+TAIL_CONTEXT_FRAMES = 10
+"""Frames of left context the model's 2-D convolution stack needs for a frame to come out as
+in a whole-window run (its receptive field in time: 9 frames for note activations, 10 for
+onsets; checked by ``tests/notes/test_notes.py``)."""
 
-    def __init__(self, path: str | Path | None = None, threads: int = 1) -> None:
+
+def _split_graph(data: bytes) -> tuple[bytes, bytes, "CqtConstants | None"]:
+    """Cut ``nmp.onnx`` in memory into a *front* and a *back* graph (needs the ``onnx`` package).
+
+    The front maps the 43,844-sample window to the normalised log-CQT (172 frames x 309 bins):
+    the CQT and the per-window normalisation (minimum and maximum over the whole window) are
+    the only parts that see the whole window. The back (batch norm, harmonic stacking and the
+    2-D convolutions, about 80% of the model's time) is local in time: it is made to accept any
+    number of frames, so a streaming caller runs it only on the frames it keeps plus
+    :data:`TAIL_CONTEXT_FRAMES`. Nothing is written to disk. The third value holds the
+    front's filters for :class:`CqtFront` (None when the graph is not laid out as expected).
+    """
+    import onnx
+    from onnx import TensorProto, numpy_helper
+
+    model = onnx.shape_inference.infer_shapes(onnx.load_from_string(data))
+    graph = model.graph
+    # The normalisation ends in the graph's only Where (divide_no_nan) and a Reshape after it.
+    where = [n for n in graph.node if n.op_type == "Where"]
+    if len(where) != 1:
+        raise NoteModelError("unexpected Basic Pitch graph: no single normalisation step to cut at")
+    cut_node = next((n for n in graph.node if n.op_type == "Reshape" and n.input[0] == where[0].output[0]), None)
+    if cut_node is None:
+        raise NoteModelError("unexpected Basic Pitch graph: no reshape after the normalisation")
+    cut = cut_node.output[0]
+    extractor = onnx.utils.Extractor(model)
+    front = extractor.extract_model([_INPUT_NAME], [cut])
+    back = extractor.extract_model([cut], [_NOTE_OUTPUT, _ONSET_OUTPUT])
+    dims = back.graph.input[0].type.tensor_type.shape.dim
+    if len(dims) != 3:
+        raise NoteModelError("unexpected Basic Pitch graph: normalised CQT is not (batch, frames, bins)")
+    for d in dims:
+        d.Clear()
+    dims[0].dim_value = 1
+    dims[1].dim_param = "frames"
+    dims[2].dim_param = "bins"
+    for out in back.graph.output:
+        for d in out.type.tensor_type.shape.dim:
+            d.Clear()
+        out.type.tensor_type.shape.dim[1].dim_param = "frames"
+    del back.graph.value_info[:]
+    # The converter baked the window's 172 frames into the reshapes' target shapes.
+    reshape_shapes = {n.input[1] for n in back.graph.node if n.op_type == "Reshape"}
+    for init in back.graph.initializer:
+        if init.name in reshape_shapes and init.data_type == TensorProto.INT64:
+            shape = numpy_helper.to_array(init).copy()
+            if WINDOW_FRAMES in shape.tolist():
+                shape[shape == -1] = 1  # batch of one
+                shape[shape == WINDOW_FRAMES] = -1
+                init.CopyFrom(numpy_helper.from_array(shape, init.name))
+    return front.SerializeToString(), back.SerializeToString(), _cqt_constants(front)
+
+
+@dataclass(frozen=True, slots=True)
+class CqtConstants:
+    """The filters of the model's constant-Q transform (CQT2010v2, as in nnAudio).
+
+    Nine octaves, each computed at half the rate of the one above it: octave level ``k``
+    (0 = top) convolves its signal, reflect-padded by 128, with the same 36 complex 256-tap
+    kernels at a stride of ``256 >> k`` samples (172 frames); the signal of level ``k + 1`` is
+    level ``k`` zero-padded by 127, low-pass filtered (256 taps) and decimated by 2. The 324
+    bins (lowest octave first) lose their lowest 15, are scaled per bin, and become power in dB.
+    """
+
+    lowpass: np.ndarray  # (256,)
+    kernels: np.ndarray  # (256, 72): 36 real then 36 imaginary parts
+    bias: np.ndarray  # (72,)
+    scale: np.ndarray  # (309,)
+
+
+def _cqt_constants(front: Any) -> CqtConstants | None:
+    from onnx import numpy_helper
+
+    inits = {i.name: numpy_helper.to_array(i) for i in front.graph.initializer}
+    lowpass, scale, cqt = None, None, []
+    for node in front.graph.node:
+        weight = inits.get(node.input[1]) if len(node.input) > 1 else None
+        if node.op_type == "Conv" and weight is not None:
+            if weight.shape == (1, 1, 1, 256):
+                lowpass = weight.reshape(256)
+            elif weight.shape == (_CQT_BINS, 1, 1, 256) and len(cqt) < 2:
+                bias = inits.get(node.input[2]) if len(node.input) > 2 else None
+                cqt.append((weight.reshape(_CQT_BINS, 256), bias if bias is not None else np.zeros(_CQT_BINS)))
+        elif node.op_type == "Mul":
+            for name in node.input:
+                if name in inits and inits[name].shape == (_CQT_KEPT, 1, 1):
+                    scale = inits[name].reshape(_CQT_KEPT)
+    if lowpass is None or scale is None or len(cqt) != 2:
+        return None
+    kernels = np.concatenate([cqt[0][0], cqt[1][0]]).T
+    bias = np.concatenate([cqt[0][1], cqt[1][1]])
+    f32 = np.float32
+    return CqtConstants(lowpass.astype(f32), np.ascontiguousarray(kernels, dtype=f32), bias.astype(f32), scale.astype(f32))
+
+
+_CQT_BINS = 36  # bins per octave
+_CQT_LEVELS = 9  # octaves
+_CQT_KEPT = 309  # bins the model keeps (the lowest 15 of 324 are dropped)
+
+
+class CqtFront:
+    """The model's front (CQT, power in dB) computed *incrementally* from the previous window.
+
+    A window that slid by a multiple of 256 samples since the previous one shares most of its
+    work with it: away from the window's edges (where the graph pads) every decimated sample
+    and every CQT frame is the previous window's, shifted. :meth:`update` recomputes only the
+    samples and frames that the padding or the new audio touch (for a 9-frame hop: about 1,300
+    of the 21,922 top-level low-pass outputs, 11 of the top octave's 172 frames; the lowest
+    octaves, whose kernels span more than the window, every time) and copies the rest, so the
+    result equals a whole-window computation (checked against the ONNX front when the model
+    loads). All products go through ``matmul(rows, taps)``, which returns ``rows`` (n x 256)
+    times the 72 CQT kernels plus their bias and ``taps`` (m x 256) times the low-pass filter:
+    the model passes one-thread onnxruntime MatMuls, which keep numpy's multi-threaded BLAS
+    (slow on a busy 2-core machine) out of it. One instance per stream: it keeps the previous
+    window.
+    """
+
+    def __init__(self, constants: CqtConstants, matmul: Any = None) -> None:
+        self.c = constants
+        self.sizes = [WINDOW_SAMPLES]
+        for _ in range(_CQT_LEVELS - 1):
+            self.sizes.append((self.sizes[-1] - 2) // 2 + 1)
+        self._scale2 = np.concatenate([np.zeros(_CQT_LEVELS * _CQT_BINS - _CQT_KEPT, np.float32), constants.scale]) ** 2
+        self._matmul = matmul if matmul is not None else self._numpy_matmul
+        self._no_taps = np.zeros((1, 256), np.float32)
+        swv = np.lib.stride_tricks.sliding_window_view
+        # Double-buffered per-level signals, each inside its zero padding (127 a side, as the
+        # low-pass step pads), and one reflect-padded copy per level (128 a side, as the CQT
+        # step pads); the 256-sample row views over them are made once.
+        self._zero = [[np.zeros(n + 254, np.float32) for n in self.sizes] for _ in range(2)]
+        self._zero_rows = [[swv(buf, 256) for buf in bufs] for bufs in self._zero]
+        self._reflect = [np.zeros(n + 256, np.float32) for n in self.sizes]
+        self._reflect_rows = [swv(buf, 256) for buf in self._reflect]
+        self._dbs = [np.zeros((WINDOW_FRAMES, _CQT_LEVELS * _CQT_BINS), np.float32) for _ in range(2)]
+        self.reset()
+
+    def _numpy_matmul(self, rows: np.ndarray, taps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return rows @ self.c.kernels + self.c.bias, taps @ self.c.lowpass[:, None]
+
+    def reset(self) -> None:
+        """Forget the previous window: the next :meth:`update` computes everything."""
+        self._start: int | None = None
+        self._cur = 0  # which buffer set holds the previous window
+        self.computed_frames = 0  # CQT frames computed (not copied), summed over levels and calls
+        self.computed_samples = 0  # decimated samples computed (not copied)
+
+    def update(self, window: np.ndarray, start: int | None = None) -> np.ndarray:
+        """Power in dB, ``(172, 309)``, of ``window`` (43,844 samples) starting at stream sample ``start``."""
+        shift = None if start is None or self._start is None else start - self._start
+        if shift is not None and not (0 <= shift < WINDOW_SAMPLES // 2 and shift % FRAME_SAMPLES == 0):
+            shift = None  # not a small step on the 256-sample grid: compute everything
+        self._start = start
+        old, new = self._cur, 1 - self._cur
+        self._cur = new
+        db_prev, db = self._dbs[old], self._dbs[new]
+        self._zero[new][0][127:-127] = window
+        # [lo, hi): samples of the current level equal to the previous window's, shifted.
+        lo, hi = (0, self.sizes[0] - shift) if shift is not None else (0, 0)
+        fshift = 0 if shift is None else shift // FRAME_SAMPLES
+        for k in range(_CQT_LEVELS):
+            n_k = self.sizes[k]
+            x = self._zero[new][k][127 : 127 + n_k]
+            reflect = self._reflect[k]
+            reflect[128 : 128 + n_k] = x
+            reflect[:128] = x[128:0:-1]
+            reflect[128 + n_k :] = x[n_k - 2 : n_k - 130 : -1]
+            stride = FRAME_SAMPLES >> k
+            cols = slice((_CQT_LEVELS - 1 - k) * _CQT_BINS, (_CQT_LEVELS - k) * _CQT_BINS)
+            # CQT frame j reads samples [j*stride - 128, j*stride + 128) (reflect-padded).
+            j_lo = -(-(lo + 128) // stride)
+            j_hi = min(WINDOW_FRAMES - fshift, (hi - 128) // stride + 1)
+            if shift is None or j_lo >= j_hi:
+                j_lo = j_hi = 0
+            db[j_lo:j_hi, cols] = db_prev[j_lo + fshift : j_hi + fshift, cols]
+            frames = np.concatenate((np.arange(j_lo), np.arange(j_hi, WINDOW_FRAMES)))
+            rows = self._reflect_rows[k][frames * stride]
+            taps = self._no_taps
+            if k + 1 < _CQT_LEVELS:
+                n = self.sizes[k + 1]
+                nxt = self._zero[new][k + 1][127 : 127 + n]
+                d = 0 if shift is None else shift >> (k + 1)
+                # Decimated sample i reads samples [2i - 127, 2i + 129) (zero-padded).
+                i_lo = -(-(lo + 127) // 2)
+                i_hi = min(n - d, (hi - 129) // 2 + 1)
+                if shift is None or i_lo >= i_hi:
+                    i_lo = i_hi = 0
+                nxt[i_lo:i_hi] = self._zero[old][k + 1][127 + i_lo + d : 127 + i_hi + d]
+                samples = np.concatenate((np.arange(i_lo), np.arange(i_hi, n)))
+                if len(samples):
+                    taps = self._zero_rows[new][k][2 * samples]
+                self.computed_samples += len(samples)
+            c, low = self._matmul(rows, taps)
+            power = (c[:, :_CQT_BINS] ** 2 + c[:, _CQT_BINS:] ** 2) * self._scale2[cols]
+            db[frames, cols] = 10.0 * np.log10(power + np.float32(1e-10))
+            self.computed_frames += len(frames)
+            if k + 1 < _CQT_LEVELS:
+                if len(samples):
+                    nxt[samples] = low[:, 0]
+                lo, hi = i_lo, i_hi
+        return db[:, -_CQT_KEPT:]
+
+    @staticmethod
+    def normalise(db: np.ndarray, frames: int) -> np.ndarray:
+        """The graph's per-window normalisation (minimum 0, maximum 1 over the whole window) of
+        the last ``frames`` frames, shaped ``(1, frames, 309)`` for the back graph."""
+        low = db.min()
+        top = db.max() - low
+        tail = db[-frames:] - low
+        if top > 0:
+            tail /= top
+        else:
+            tail[:] = 0.0
+        return tail[None].astype(np.float32, copy=False)
+
+
+class BasicPitchModel:
+    """The ONNX session(s) around ``nmp.onnx``: one call maps a window to note and onset activations.
+
+    With ``split=True`` (the default, when the ``onnx`` package is installed) the graph is cut
+    in memory into a front (CQT and normalisation over the whole window) and a back (the
+    convolution stack, local in time); :meth:`run_tail` then runs the back only on the last
+    frames of the window, which gives those frames exactly as a whole-window run does at a
+    fraction of the cost, and a streaming caller may hand it a :class:`CqtFront` (from
+    :meth:`new_front`) that computes the front incrementally. ``mode`` says which is in use:
+    ``"split"`` (with the incremental front), ``"split-onnx-front"`` or ``"whole"``.
+    """
+
+    def __init__(self, path: str | Path | None = None, threads: int = 1, split: bool = True) -> None:
         import onnxruntime as ort
 
         self.path = Path(path) if path is not None else find_model_path()
@@ -113,17 +342,131 @@ class BasicPitchModel:
         options = ort.SessionOptions()
         options.intra_op_num_threads = int(threads)
         options.inter_op_num_threads = 1
+        data = self.path.read_bytes()
+        self.mode = "whole"
+        self._front: Any = None
+        self._back: Any = None
+        self._session: Any = None
+        self._constants: CqtConstants | None = None
+        self._matmul: Any = None
+        self._input = np.zeros((1, WINDOW_SAMPLES, 1), dtype=np.float32)
+        if split:
+            parts = None
+            try:
+                parts = _split_graph(data)
+            except ImportError:  # onnx missing: the whole graph still works, at about 3x the cost
+                pass
+            except Exception as exc:  # a graph this code does not know: same fallback, said why
+                _log().warning("Basic Pitch graph not split (%s); running it whole", exc)
+            if parts is not None:
+                self._front = self._load(ort, parts[0], options)
+                self._back = self._load(ort, parts[1], options)
+                self._cut = self._back.get_inputs()[0].name
+                self.mode = "split-onnx-front"
+                if parts[2] is not None and self._front_matches(parts[2]):
+                    self._constants = parts[2]
+                    self.mode = "split"
+        if self._front is None:
+            self._session = self._load(ort, data, options)
+
+    def _load(self, ort: Any, data: bytes, options: Any) -> Any:
         try:
-            self._session = ort.InferenceSession(str(self.path), options, providers=["CPUExecutionProvider"])
+            return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise NoteModelError(f"{self.path}: cannot load the Basic Pitch model ({exc})") from None
-        self._input = np.zeros((1, WINDOW_SAMPLES, 1), dtype=np.float32)
+
+    def _front_matches(self, constants: CqtConstants) -> bool:
+        """The numpy front must reproduce the ONNX front on a test window (else it is not used)."""
+        t = np.arange(WINDOW_SAMPLES) / MODEL_RATE
+        rng = np.random.default_rng(11)
+        window = (0.3 * np.sin(2 * np.pi * 98.0 * t) * (t > 0.7) + 0.1 * np.sin(2 * np.pi * 1244.5 * t)
+                  + 0.01 * rng.standard_normal(WINDOW_SAMPLES)).astype(np.float32)
+        self._input[0, :, 0] = window
+        (want,) = self._front.run(None, {_INPUT_NAME: self._input})
+        self._constants = constants
+        front = self.new_front()
+        self._constants = None
+        assert front is not None
+        got = CqtFront.normalise(front.update(window), WINDOW_FRAMES)
+        diff = float(np.abs(got - want).max())
+        if diff > 1e-3:
+            _log().warning("numpy CQT front differs from the model's by %.3g; using the ONNX front", diff)
+            return False
+        return True
+
+    def new_front(self) -> CqtFront | None:
+        """A per-stream incremental front for :meth:`run_tail` (None when not available)."""
+        if self._constants is None:
+            return None
+        front = CqtFront(self._constants)
+        if self._matmul is None:
+            self._matmul = self._matmul_session(self._constants)
+        session = self._matmul
+        front._matmul = lambda rows, taps: session.run(None, {"rows": rows, "taps": taps})
+        return front
+
+    def _matmul_session(self, c: CqtConstants) -> Any:
+        """``rows @ kernels + bias`` and ``taps @ lowpass`` as a one-thread onnxruntime session
+        (built in memory)."""
+        import onnxruntime as ort
+        from onnx import TensorProto, helper, numpy_helper
+
+        f = TensorProto.FLOAT
+        graph = helper.make_graph(
+            [
+                helper.make_node("MatMul", ["rows", "k"], ["p"]),
+                helper.make_node("Add", ["p", "b"], ["cqt"]),
+                helper.make_node("MatMul", ["taps", "lp"], ["low"]),
+            ],
+            "cqt_products",
+            [helper.make_tensor_value_info("rows", f, ["n", 256]), helper.make_tensor_value_info("taps", f, ["m", 256])],
+            [helper.make_tensor_value_info("cqt", f, ["n", 2 * _CQT_BINS]), helper.make_tensor_value_info("low", f, ["m", 1])],
+            [
+                numpy_helper.from_array(c.kernels, "k"),
+                numpy_helper.from_array(c.bias, "b"),
+                numpy_helper.from_array(np.ascontiguousarray(c.lowpass[:, None]), "lp"),
+            ],
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+        model.ir_version = 8
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        return self._load(ort, model.SerializeToString(), options)
 
     def run(self, window: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Activations ``(note, onset)``, each ``(172, 88)`` in [0, 1], for one window of 43,844 samples."""
-        self._input[0, :, 0] = window
-        note, onset = self._session.run([_NOTE_OUTPUT, _ONSET_OUTPUT], {_INPUT_NAME: self._input})
-        return note[0], onset[0]
+        return self.run_tail(window, WINDOW_FRAMES)
+
+    def run_tail(
+        self, window: np.ndarray, frames: int, front: CqtFront | None = None, start: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Activations ``(note, onset)`` of the window's last ``frames`` frames, each ``(frames, 88)``.
+
+        Equal to the last rows of :meth:`run`; in split mode only those frames and their
+        context go through the convolution stack. ``front`` (from :meth:`new_front`) and the
+        window's stream sample ``start`` let the front reuse the previous window's work.
+        """
+        frames = max(1, min(WINDOW_FRAMES, int(frames)))
+        n = min(WINDOW_FRAMES, frames + TAIL_CONTEXT_FRAMES)
+        if front is not None and self._back is not None:
+            cqt = CqtFront.normalise(front.update(window, start), n)
+        elif self._session is not None:
+            self._input[0, :, 0] = window
+            note, onset = self._session.run([_NOTE_OUTPUT, _ONSET_OUTPUT], {_INPUT_NAME: self._input})
+            return note[0, -frames:], onset[0, -frames:]
+        else:
+            self._input[0, :, 0] = window
+            (full,) = self._front.run(None, {_INPUT_NAME: self._input})
+            cqt = full[:, -n:]
+        note, onset = self._back.run([_NOTE_OUTPUT, _ONSET_OUTPUT], {self._cut: cqt})
+        return note[0, -frames:], onset[0, -frames:]
+
+
+def _log() -> Any:
+    import logging
+
+    return logging.getLogger("beamsync.notes")
 
 
 @dataclass(slots=True)
@@ -330,7 +673,10 @@ class NoteTranscriber:
     ``data``; it also picks decoder settings from :data:`STEM_PRESETS` (octave-ghost removal for
     ``"bass"``) unless they are given. ``hop_frames`` sets how often the model runs (9 frames = 104.5 ms by default;
     ``budget=True`` uses 28 frames = 325 ms for a third of the CPU); ``margin_frames``
-    how many frames before each window's right edge count as settled. Latency from a note's
+    how many frames before each window's right edge count as settled. Each window runs only
+    its new frames through the model's convolution stack and, with ``incremental`` (default),
+    computes its CQT front from the previous window's (same results; see
+    :class:`BasicPitchModel`). Latency from a note's
     onset to its note-on is about ``margin_frames + 1 + confirm_frames`` frames plus, on
     average, half a hop and the resampler's delay.
 
@@ -358,6 +704,7 @@ class NoteTranscriber:
         octave_ghost_frames: int | None = None,
         min_pitch: int = LOWEST_MIDI,
         max_pitch: int = LOWEST_MIDI + N_PITCHES - 1,
+        incremental: bool = True,
     ) -> None:
         if sample_rate <= 0:
             raise NoteModelError(f"note transcriber: sample rate must be positive, got {sample_rate}")
@@ -374,6 +721,7 @@ class NoteTranscriber:
         if octave_ghost_frames is None:
             octave_ghost_frames = STEM_PRESETS.get(self.stem, {}).get("octave_ghost_frames", 0)
         self.model = model if model is not None else BasicPitchModel(threads=threads)
+        self.incremental = bool(incremental)
         self.decoder = NoteDecoder(
             onset_threshold=onset_threshold,
             frame_threshold=frame_threshold,
@@ -396,6 +744,7 @@ class NoteTranscriber:
 
         self._resampler = soxr.ResampleStream(self.sample_rate, MODEL_RATE, 1, dtype="float32") if self.sample_rate != MODEL_RATE else None
         self.decoder.reset()
+        self._front = self.model.new_front() if self.incremental else None
         # The first window ends one hop into the stream; the samples before 0 are silence.
         first_start = FRAME_SAMPLES * (self.hop_frames - WINDOW_FRAMES)
         self._buf[:] = 0.0
@@ -467,16 +816,20 @@ class NoteTranscriber:
 
     def _run_window(self, events: list[FeatureEvent], detected_at: int) -> None:
         offset = self._window_start - self._buf_start
-        note, onset = self.model.run(self._buf[offset : offset + WINDOW_SAMPLES])
-        self.windows_run += 1
         first_frame = self._window_start // FRAME_SAMPLES  # global frame of the window's row 0
         last_settled = first_frame + WINDOW_FRAMES - 1 - self.margin_frames
         begin = self.decoder.next_frame
         if last_settled >= begin:
-            rows = slice(begin - first_frame, last_settled - first_frame + 1)
-            if rows.start < 0:
+            if begin < first_frame:
                 raise NoteModelError("note transcriber: hop longer than the settled part of a window")
-            started, ended = self.decoder.push(note[rows], onset[rows])
+            # Only the frames not taken before (and the margin after them) go through the
+            # model's convolution stack; the rest of the window is context it already saw.
+            note, onset = self.model.run_tail(
+                self._buf[offset : offset + WINDOW_SAMPLES], first_frame + WINDOW_FRAMES - begin, self._front, self._window_start
+            )
+            self.windows_run += 1
+            keep = last_settled - begin + 1
+            started, ended = self.decoder.push(note[:keep], onset[:keep])
             fresh = [self._event("note_off", n, detected_at, self.frame_to_input(n.offset)) for n in ended]
             fresh += [self._event("note_on", n, detected_at, self.frame_to_input(n.onset)) for n in started]
             fresh.sort(key=lambda e: e.time)  # stable: a note_off precedes a note_on at its frame
