@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, str] = {
     "render": "engine.fixtures.bench:main",
     "output": "engine.output.bench:main",
     "ui": "engine.ui.bench:main",
+    "notes": "engine.analysis.notes_eval:main",
     "soak": "engine.live.soak:main",
 }
 

@@ -1,4 +1,5 @@
-"""Note transcription benchmark: streaming Basic Pitch vs the same model offline.
+"""Note transcription benchmark (``beamsync bench notes``, ``bench/eval_notes.py``): streaming
+Basic Pitch vs the same model offline.
 
 Prints, per file and in total: note precision/recall/F (mir_eval, onset tolerance 50 ms,
 offsets ignored) for
@@ -25,7 +26,8 @@ computed at a window's centre.
 
 Data: ``../shared/eval/slakh/*/Track*/`` (the Bass stem of each track and its MIDI) and the
 madmom test clip ``madmom_testdata/audio/stereo_sample.wav`` (piano, with
-``annotations/stereo_sample.notes``). Run from the repository root::
+``annotations/stereo_sample.notes``). Run from the repository root (``beamsync bench notes``
+takes the same options)::
 
     .venv/bin/python bench/eval_notes.py            # first 60 s of each bass stem
     .venv/bin/python bench/eval_notes.py --seconds 0   # whole files
@@ -44,11 +46,9 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # run as a script from anywhere
-    sys.path.insert(0, str(REPO))
+REPO = Path(__file__).resolve().parents[2]
 
-from engine.analysis.notes import (  # noqa: E402
+from engine.analysis.notes import (
     BUDGET_HOP_FRAMES,
     DEFAULT_HOP_FRAMES,
     DEFAULT_MARGIN_FRAMES,
@@ -61,8 +61,8 @@ from engine.analysis.notes import (  # noqa: E402
     STEM_PRESETS,
     NoteTranscriber,
 )
-from engine.audio.block import AudioBlock  # noqa: E402
-from engine.audio.file import load_audio  # noqa: E402
+from engine.audio.block import AudioBlock
+from engine.audio.file import load_audio
 
 BLOCK = 1024
 OFFLINE_CONTEXT = 30  # frames of context kept on each side of an offline window's core
@@ -226,8 +226,11 @@ def evaluate(args: argparse.Namespace) -> int:
         return 1
     clips = load_clips(eval_dir, args.seconds)
     model = BasicPitchModel(threads=1)
+    import os
+
     import soxr
 
+    print(f"model path: {model.mode} (onnxruntime, 1 thread); load average {os.getloadavg()[0]:.2f}")
     options: dict[str, object] = dict(margin_frames=args.margin, confirm_frames=args.confirm)
     if args.no_presets:
         options["octave_ghost_frames"] = 0
@@ -235,6 +238,9 @@ def evaluate(args: argparse.Namespace) -> int:
         f"stream hop {args.hop}": lambda c: run_stream(c, model, args.hop, **options),
         f"stream hop {BUDGET_HOP_FRAMES} (budget)": lambda c: run_stream(c, model, BUDGET_HOP_FRAMES, **options),
     }
+    if args.whole:
+        whole = BasicPitchModel(threads=1, split=False)
+        systems[f"stream hop {args.hop} whole model"] = lambda c: run_stream(c, whole, args.hop, **options)
     totals: dict[str, list] = {}
     audio_s = 0.0
     print(f"{'file':30s} {'system':24s} {'ref':>5s} {'est':>5s} {'P':>6s} {'R':>6s} {'F':>6s} {'delay':>7s} {'delay/ref':>9s} {'cpu%':>6s} {'ms/win':>7s}")
@@ -269,7 +275,8 @@ def evaluate(args: argparse.Namespace) -> int:
                 f"{_ms(delays):>7s} {_ms(ref_delays):>9s} {100 * run.cpu_s / dur:6.1f} "
                 f"{(1000 * run.cpu_s / run.windows) if run.windows else float('nan'):7.1f}"
             )
-    print(f"\nTOTAL over {len(clips)} files, {audio_s:.1f} s of audio (F from summed counts)")
+    print(f"\nTOTAL over {len(clips)} files, {audio_s:.1f} s of audio (F from summed counts); "
+          f"load average now {os.getloadavg()[0]:.2f}")
     base_f = None
     for name, (n_ref, n_est, n_match, delays, ref_delays, cpu, windows) in totals.items():
         p = n_match / n_est if n_est else 0.0
@@ -491,13 +498,15 @@ def harmony_audio(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``beamsync bench notes`` and of this script."""
-    ap = argparse.ArgumentParser(prog="eval_notes", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="beamsync bench notes", description=__doc__.split("\n\n")[0])
     ap.add_argument("--data", default=str(REPO.parent / "shared" / "eval"), help="evaluation data folder")
     ap.add_argument("--seconds", type=float, default=60.0, help="seconds of each bass stem to use (0: whole files)")
     ap.add_argument("--hop", type=int, default=DEFAULT_HOP_FRAMES, help="streaming hop in model frames (11.6 ms)")
     ap.add_argument("--margin", type=int, default=DEFAULT_MARGIN_FRAMES, help="settled-frame margin in model frames")
     ap.add_argument("--confirm", type=int, default=2, help="frames a note must last before its note-on")
     ap.add_argument("--no-presets", action="store_true", help="decode bass stems with the mix settings")
+    ap.add_argument("--whole", action="store_true",
+                    help="also stream through the whole, unsplit model (every window's 172 frames: the cost before splitting)")
     ap.add_argument("--settle", action="store_true", help="measure frame settling vs distance from the window edge")
     ap.add_argument("--settle-seconds", type=float, default=8.0, help="seconds per file for --settle")
     ap.add_argument("--harmony", action="store_true", help="chord/key accuracy of the harmony tracker on POP909 MIDI")
@@ -512,6 +521,3 @@ def main(argv: list[str] | None = None) -> int:
         return harmony(args) if args.audio_songs == 0 else harmony_audio(args)
     return settle(args) if args.settle else evaluate(args)
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -552,6 +552,10 @@ class ShowRuntime:
             if "velocity" in data:
                 v = float(data["velocity"])
                 values["note.velocity"] = v / 127.0 if v > 1.0 else v
+            # every note_on has exactly one note_off (engine/analysis/notes.py): count the sounding
+            values["notes.count"] = values.get("notes.count", 0.0) + 1.0
+        elif first == "note_off":
+            values["notes.count"] = max(0.0, values.get("notes.count", 0.0) - 1.0)
         elif first.startswith("pitch_class.") and "pitch_class" in data:
             values["pitch_class"] = float(data["pitch_class"])
         elif first == "chord":
