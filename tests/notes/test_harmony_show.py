@@ -152,3 +152,35 @@ def test_events_fire_once_per_change(frames: np.ndarray) -> None:
     has_c = [((c > START + i * CHORD_S) & (c < START + (i + 1) * CHORD_S)).any() for i in range(len(PROGRESSION))]
     assert has_c == [True, True, True, False]
     assert len(pulse_times(frames, 8)) >= 1  # the key was published
+
+
+def test_example_harmony_show_follows_the_chords(model: object) -> None:
+    """shows/harmony.yaml on the progression: the pars' hue follows the notes, the washes walk
+    their palette on every chord, the spots flash on a C."""
+    del model
+    repo = Path(__file__).resolve().parents[2]
+    show = load_show(repo / "shows" / "harmony.yaml")
+    pars, washes, spots = (show.patch.group(g) for g in ("pars", "washes", "spots"))
+    src = FileSource(samples=progression_audio(), sample_rate=SR, block_size=256, realtime=False)
+    seen: list[tuple[int, np.ndarray, np.ndarray, float]] = []
+    core = EngineCore(src, show, analysis=AnalysisOptions(notes=True, beats=False, structure=False),
+                      start_outputs=False)
+    core.on_frame = lambda f, dmx: seen.append(
+        (f, core.runtime.attrs.color[pars[0]].copy(), core.runtime.attrs.color[washes[0]].copy(),
+         float(core.runtime.attrs.intensity[spots[0]])))
+    with src:
+        core.run_fixed()
+    core.stop()
+
+    def sample(seconds: float) -> tuple[int, np.ndarray, np.ndarray, float]:
+        return next(s for s in seen if s[0] >= seconds * SR)
+
+    mid = [sample(START + (i + 0.7) * CHORD_S) for i in range(len(PROGRESSION))]
+    par_colours = {tuple(np.round(m[1], 3)) for m in mid}
+    wash_colours = [tuple(np.round(m[2], 3)) for m in mid]
+    assert len(par_colours) >= 3  # different last notes, different hues
+    assert all(a != b for a, b in zip(wash_colours, wash_colours[1:]))  # a palette step per chord
+    flashes = [np.nanmax([s[3] for s in seen if START + i * CHORD_S < s[0] / SR < START + (i + 1) * CHORD_S] + [0.0])
+               for i in range(len(PROGRESSION))]
+    # C in Am and F; none in G7 (the first chord's C lands while the look fades in from "waiting")
+    assert min(flashes[1:3]) > 0.5 and flashes[3] < 0.1

@@ -20,7 +20,7 @@ EXAMPLES = sorted(SHOWS.glob("*.yaml"))
 
 
 def test_the_five_example_shows_exist():
-    assert {p.stem for p in EXAMPLES} == {"club-edm", "rock-band", "ambient", "pixel-bar", "starter"}
+    assert {p.stem for p in EXAMPLES} == {"club-edm", "rock-band", "ambient", "pixel-bar", "starter", "harmony"}
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
