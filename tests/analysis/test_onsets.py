@@ -47,26 +47,78 @@ def test_mix_onsets_are_found_on_time_within_one_hop(rate):
     assert all(e.data["stem"] == "mix" and 0.0 <= e.data["strength"] <= 1.0 for e in mix)
 
 
-def test_drum_band_proxies_label_kick_snare_and_hihat():
-    rate = 44100
+def _labelled(events, label: str, rate: int) -> np.ndarray:
+    return np.array([e.time for e in events if e.data.get("label") == label]) / rate
+
+
+def _near(times: np.ndarray, truth: np.ndarray, within: float = 0.03) -> np.ndarray:
+    """For each time: is a truth time within ``within``?"""
+    return np.array([np.min(np.abs(truth - t)) < within for t in times], bool)
+
+
+@pytest.mark.parametrize("rate", [22050, 44100, 48000])
+def test_drum_band_proxies_label_kick_snare_and_hihat(rate):
     x, beats, _ = drum_track(rate, 110, 12)
     events = feed(OnsetDetector(FrontEnd(rate)), x, rate, [256])
     period = 60 / 110
     kicks = beats[np.round((beats - beats[0]) / period).astype(int) % 2 == 0]
     snares = beats[np.round((beats - beats[0]) / period).astype(int) % 2 == 1]
     hats = beats + period / 2  # the loop's hi-hat plays the off-beats
+    hats = hats[hats < 12 - 0.3]
+    for label, truth in (("kick", kicks), ("snare", snares), ("hihat", hats)):
+        got = _labelled(events, label, rate)
+        assert np.mean(_near(truth, got)) >= 0.95, label  # recall
+        # timing: a label takes the time of the mix onset of its hit (< 1 hop off)
+        err = np.array([got[np.argmin(np.abs(got - t))] - t for t in truth])
+        assert np.all(np.abs(err) < 0.006), (label, err)
+    # precision: kicks and snares fire on nothing else; the kick band stays silent on hi-hats
+    # and the hi-hat band on kicks (the synthetic snare is white noise up to 16 kHz, so a
+    # hi-hat label on it is fair)
+    assert np.all(_near(_labelled(events, "kick", rate), kicks))
+    assert np.all(_near(_labelled(events, "snare", rate), snares))
+    assert not np.any(_near(_labelled(events, "hihat", rate), kicks))
+    labelled = [e for e in events if "label" in e.data]
+    assert all(0.0 < e.data["strength"] <= 1.0 and e.data["stem"] == "mix" for e in labelled)
+    assert all(0 <= e.detected_at - e.time <= 0.025 * rate for e in labelled)
 
-    def recall(label: str, truth: np.ndarray) -> float:
-        got = np.array([e.time for e in events if e.data.get("label") == label]) / rate
-        return float(np.mean([np.min(np.abs(got - t)) < 0.03 for t in truth[truth > 1.0]])) if len(got) else 0.0
 
-    assert recall("kick", kicks) >= 0.9
-    assert recall("snare", snares) >= 0.9
-    assert recall("hihat", hats) >= 0.9
-    # the kick band stays silent on off-beat hi-hats
-    kick_t = np.array([e.time for e in events if e.data.get("label") == "kick"]) / rate
-    offbeats = beats + period / 2
-    assert np.mean([np.min(np.abs(offbeats - k)) < 0.03 for k in kick_t]) < 0.1
+def _bass_line(rate: int, seconds: float, seed: int = 5) -> np.ndarray:
+    """A legato bass line (E1–G2, 41–98 Hz) with a new note every 0.27 s, 4 dB under the kicks' peak."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * rate)
+    notes = 41.2 * 2 ** (rng.integers(0, 15, int(seconds / 0.27) + 2) / 12)
+    f = np.repeat(notes, int(0.27 * rate))[:n]
+    phase = 2 * np.pi * np.cumsum(f) / rate  # continuous phase: the notes glide, no clicks
+    return (0.5 * np.sin(phase) + 0.15 * np.sin(2 * phase)).astype(np.float32)
+
+
+def test_kick_label_ignores_a_legato_bass_line_and_finds_kicks_over_it():
+    rate = 44100
+    bass = _bass_line(rate, 12)
+    events = feed(OnsetDetector(FrontEnd(rate)), bass, rate, [512])
+    # (its very start from silence is a low thump like any other: only the note changes count)
+    assert np.all(_labelled(events, "kick", rate) < 0.05)
+    x, beats, _ = drum_track(rate, 110, 12)
+    period = 60 / 110
+    kicks = beats[np.round((beats - beats[0]) / period).astype(int) % 2 == 0]
+    # kicks lift the sub band >= 12 dB over the same line 14 dB quieter (a kick over a bass less
+    # than about 12 dB under it is missed: the limit that shows on the MDB mixes)
+    events = feed(OnsetDetector(FrontEnd(rate)), x + 0.2 * bass, rate, [512])
+    got = _labelled(events, "kick", rate)
+    assert np.mean(_near(kicks, got)) == 1.0
+    assert np.all(_near(got[got > 0.05], kicks))
+
+
+def test_quiet_noise_and_low_rates_give_no_drum_labels():
+    rate = 44100
+    rng = np.random.default_rng(1)
+    hiss = (1e-4 * rng.standard_normal(rate * 4)).astype(np.float32)  # about -80 dBFS
+    assert [e for e in feed(OnsetDetector(FrontEnd(rate)), hiss, rate, [512]) if "label" in e.data] == []
+    # at 8 kHz the hi-hat band lies above Nyquist: kicks and snares still work, no hi-hats
+    x, beats, _ = drum_track(8000, 110, 8)
+    events = feed(OnsetDetector(FrontEnd(8000)), x, 8000, [300])
+    assert len(_labelled(events, "kick", 8000)) >= 5
+    assert len(_labelled(events, "hihat", 8000)) == 0
 
 
 def test_onsets_chunked_equal_whole_and_reset():
