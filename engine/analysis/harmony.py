@@ -397,3 +397,75 @@ class HarmonyAnalyser:
         """Start a new stream."""
         self.transcriber.reset()
         self.tracker.reset()
+
+
+CHORD_STEMS = ("bass", "other")
+"""Stems whose notes make the chords (and the key) when separation runs; vocals carry the melody."""
+
+
+class StemHarmonyAnalyser:
+    """Notes per stem when source separation runs: bass stem → bass notes, vocals → melody,
+    "other" → chords; harmony (chord, key, chroma) from the bass and "other" notes.
+
+    It runs its own streaming separator with resynthesis (the per-stem feature analyser only
+    needs the stem spectra) and one :class:`NoteTranscriber` per stem, all sharing one model.
+    The separator delays the stems by its ``latency``; event times are moved back by it, so
+    they stay on the input timeline (``detected_at`` stays when the event was known). Every
+    event carries its stem in ``data["stem"]``.
+    """
+
+    STEMS = ("bass", "vocals", "other")
+
+    def __init__(self, sample_rate: int, *, separator: str = "auto", budget: bool = False,
+                 model: object = None) -> None:
+        from engine.analysis.notes import BasicPitchModel
+        from engine.analysis.separation import STEMS, make_separator
+
+        self.sample_rate = int(sample_rate)
+        self.separator = make_separator(self.sample_rate, separator)
+        self._index = [STEMS.index(s) for s in self.STEMS]
+        shared = model if model is not None else BasicPitchModel()
+        self.transcribers = [NoteTranscriber(self.sample_rate, stem=s, budget=budget, model=shared)  # type: ignore[arg-type]
+                             for s in self.STEMS]
+        self.tracker = HarmonyTracker(self.sample_rate)
+        self.latency = int(self.separator.latency)
+
+    def _shift(self, events: list[FeatureEvent]) -> list[FeatureEvent]:
+        out = []
+        for e in events:
+            data = dict(e.data)
+            if "onset" in data:
+                data["onset"] = int(data["onset"]) - self.latency
+            out.append(FeatureEvent(e.name, e.time - self.latency, e.detected_at, e.value, data))
+        return out
+
+    def process(self, block: AudioBlock) -> list[FeatureEvent]:
+        """Separate one block, transcribe each stem, update the harmony from bass and "other"."""
+        x = np.asarray(block.samples, dtype=np.float32)
+        if x.ndim != 1:
+            x = x.reshape(len(x), -1).mean(axis=1).astype(np.float32)
+        stems = self.separator.process(x)  # [4, n], delayed by self.latency
+        notes: list[FeatureEvent] = []
+        for i, tr in zip(self._index, self.transcribers):
+            notes += tr.process(AudioBlock(block.start_frame, stems[i], self.sample_rate))
+        notes = self._shift(notes)
+        notes.sort(key=lambda e: e.time)
+        chordal = [e for e in notes if e.data.get("stem") in CHORD_STEMS]
+        return notes + self.tracker.update(chordal, block.end_frame - self.latency)
+
+    def degrade(self) -> str | None:
+        """The engine's budget hook: every stem's transcriber to the budget hop (once)."""
+        from engine.analysis.notes import BUDGET_HOP_FRAMES
+
+        if all(t.hop_frames >= BUDGET_HOP_FRAMES for t in self.transcribers):
+            return None
+        for t in self.transcribers:
+            t.hop_frames = BUDGET_HOP_FRAMES
+        return f"per-stem note transcription at the budget hop ({BUDGET_HOP_FRAMES} model frames)"
+
+    def reset(self) -> None:
+        """Start a new stream."""
+        self.separator.reset()
+        for t in self.transcribers:
+            t.reset()
+        self.tracker.reset()

@@ -34,6 +34,7 @@ takes the same options)::
     .venv/bin/python bench/eval_notes.py --settle
     .venv/bin/python bench/eval_notes.py --harmony   # chords and key from POP909 MIDI notes
     .venv/bin/python bench/eval_notes.py --harmony --audio-songs 4   # ... from FluidSynth renders
+    .venv/bin/python bench/eval_notes.py --per-stem --seconds 40   # separated bass stem vs mix
 """
 
 from __future__ import annotations
@@ -496,6 +497,66 @@ def harmony_audio(args: argparse.Namespace) -> int:
     return 0
 
 
+def per_stem(args: argparse.Namespace) -> int:
+    """Bass notes from the separated bass stem (:class:`StemHarmonyAnalyser`) vs from the mix.
+
+    The mix of each Slakh track is the sum of its rendered stems (first ``--seconds``), scaled
+    to a peak of 0.7; the reference is the bass MIDI (an octave down, see :func:`load_clips`).
+    ``mix``: the mix transcriber's notes up to E3 (MIDI 52) count as bass notes; ``stems``:
+    the bass-stem transcriber's notes. Also printed: the CPU of each (one core) and how many
+    notes each stem gave (Slakh has no vocals: the "vocals" notes are separation leakage).
+    """
+    from ruamel.yaml import YAML
+
+    from engine.analysis.harmony import HarmonyAnalyser, HarmonyTracker, StemHarmonyAnalyser
+
+    model = BasicPitchModel(threads=1)
+    totals: dict[str, list[float]] = {}
+    for track in sorted(Path(args.data, "slakh").glob("*/Track*")):
+        meta = YAML(typ="safe").load((track / "metadata.yaml").read_text())
+        mix, ref, rate = None, None, 44100
+        for stem, info in sorted(meta.get("stems", {}).items()):
+            path = track / "stems" / f"{stem}.flac"
+            if not path.exists():
+                continue
+            audio, rate = load_audio(path)
+            audio = audio[: int(args.seconds * rate)] if args.seconds > 0 else audio
+            mix = audio.copy() if mix is None else mix[: len(audio)] + audio[: len(mix)]
+            if info.get("inst_class") == "Bass":
+                ref = midi_notes(track / "MIDI" / f"{stem}.mid") - np.array([0.0, 0.0, 12.0])
+        if mix is None or ref is None:
+            continue
+        dur = len(mix) / rate
+        ref = ref[ref[:, 0] < dur - 0.05]
+        mix = (0.7 * mix / max(1e-9, float(np.abs(mix).max()))).astype(np.float32)
+        for name in ("mix", "stems"):
+            analyser = (StemHarmonyAnalyser(rate, separator=args.separator, model=model) if name == "stems"
+                        else HarmonyAnalyser(NoteTranscriber(rate, model=model), HarmonyTracker(rate)))
+            events = []
+            cpu0 = time.process_time()
+            for start in range(0, len(mix), BLOCK):
+                events += analyser.process(AudioBlock(start, mix[start : start + BLOCK], rate))
+            cpu = time.process_time() - cpu0
+            ons = [e for e in events if e.name == "note_on"]
+            bass = [e for e in ons if (e.data["pitch"] <= 52 if name == "mix" else e.data["stem"] == "bass")]
+            est = np.array([(e.time / rate, e.time / rate + 0.1, e.data["pitch"]) for e in bass]).reshape(-1, 3)
+            p, r, f, matches = score(ref, est)
+            per = {s: sum(e.data["stem"] == s for e in ons) for s in ("bass", "vocals", "other")} if name == "stems" else {}
+            t = totals.setdefault(name, [0, 0, 0, 0.0, 0.0])
+            t[0] += len(ref)
+            t[1] += len(est)
+            t[2] += len(matches)
+            t[3] += cpu
+            t[4] += dur
+            print(f"{track.name} {name:5s} bass notes P {p:.3f} R {r:.3f} F {f:.3f}  cpu {100 * cpu / dur:.1f}%"
+                  + (f"  notes per stem {per}" if per else ""))
+    for name, (n_ref, n_est, n_match, cpu, dur) in totals.items():
+        p, r = n_match / max(1, n_est), n_match / max(1, n_ref)
+        print(f"TOTAL {name:5s} bass notes P {p:.3f} R {r:.3f} F {2 * p * r / max(1e-9, p + r):.3f}  "
+              f"cpu {100 * cpu / dur:.1f}% of one core")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``beamsync bench notes`` and of this script."""
     ap = argparse.ArgumentParser(prog="beamsync bench notes", description=__doc__.split("\n\n")[0])
@@ -516,7 +577,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ghosts", type=int, default=None,
                     help="with --audio-songs: octave_ghost_frames for the renders (default: the mix preset, off)")
     ap.add_argument("--lag", type=float, nargs="+", default=[0.0, 0.2], help="note detection delays (s) for --harmony")
+    ap.add_argument("--per-stem", action="store_true",
+                    help="bass notes from the separated bass stem vs from the mix (Slakh stems summed)")
+    ap.add_argument("--separator", default="auto", help="with --per-stem: auto, model or dsp")
     args = ap.parse_args(argv)
+    if args.per_stem:
+        return per_stem(args)
     if args.harmony:
         return harmony(args) if args.audio_songs == 0 else harmony_audio(args)
     return settle(args) if args.settle else evaluate(args)

@@ -45,6 +45,9 @@ class AnalysisOptions:
     #: presence); its drum labels replace the onset detector's band proxies
     stems: bool = False
     separator: str = "auto"  # "auto" | "model" | "dsp"
+    #: with ``notes``: transcribe the separated bass, vocals and "other" stems instead of the mix
+    #: (runs its own separator with resynthesis)
+    notes_per_stem: bool = False
 
 
 def build_analysers(frontend: FrontEnd, options: AnalysisOptions | None = None) -> list[Analyser]:
@@ -71,9 +74,12 @@ def build_analysers(frontend: FrontEnd, options: AnalysisOptions | None = None) 
 
         out.append(StemAnalyser(frontend.sample_rate, StemOptions(separator=o.separator)))
     if o.notes:
-        from engine.analysis.harmony import HarmonyAnalyser  # loads the Basic Pitch model
+        from engine.analysis.harmony import HarmonyAnalyser, StemHarmonyAnalyser  # loads the Basic Pitch model
 
-        out.append(HarmonyAnalyser.create(frontend.sample_rate))
+        # notes per separated stem only on request: with today's separator they score worse than
+        # the mix at 3x the CPU (engine/analysis/notes_eval.py --per-stem)
+        out.append(StemHarmonyAnalyser(frontend.sample_rate, separator=o.separator) if o.notes_per_stem
+                   else HarmonyAnalyser.create(frontend.sample_rate))
     return out
 
 
