@@ -240,6 +240,9 @@ class UiProcess:
             if self.process.is_alive():
                 self.process.terminate()
                 self.process.join(2)
+            if self.process.is_alive():  # hung hard (stopped, stuck in a driver): SIGTERM waits forever
+                self.process.kill()
+                self.process.join(2)
         elif not self._spawned and self._bridge.is_alive():
             self.from_ui.put(("closed", False))  # ends the bridge
             self._bridge.join(2)
