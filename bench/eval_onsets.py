@@ -1,6 +1,6 @@
 """Onset-only evaluation over ../shared/eval: where the onset F-measure is won and lost.
 
-    nice -n 5 .venv/bin/python bench/eval_onsets.py [--aubio] [--no-attribution] [--clips]
+    nice -n 5 .venv/bin/python bench/eval_onsets.py [--aubio] [--no-attribution] [--stems] [--clips]
 
 Runs :class:`engine.analysis.onsets.OnsetDetector` (front end + onsets only, no beat model, so
 it takes seconds) over every annotated recording and prints, per file:
@@ -19,6 +19,8 @@ it takes seconds) over every annotated recording and prints, per file:
   vocal stems (within 30 ms), so the table says which instrument produced the extra onsets;
 * madmom's annotated sample (general onsets, not drums): a check that the detector is not
   merely a drum detector;
+* with ``--stems``, the stem analyser's drum-stem onsets and labels (the separation model);
+  with ``--clips``, onsets and labels per second on unannotated clips, some without drums;
 * the cost per fast frame (ms, one core) and, with ``--aubio``, aubio's ``default`` onset
   detector (hop 256) on the same files as a baseline (GPL: benchmark only).
 """
@@ -130,6 +132,30 @@ def aubio_onsets(path: Path) -> np.ndarray | None:
     return np.array(got)
 
 
+def stem_scores(its: list[OnsetItem]) -> None:
+    """The stem analyser (separation model, else the DSP separator) over each mix: its drum-stem
+    onsets, its drum labels together, and per class, against the same annotations."""
+    from engine.analysis.stems import StemAnalyser
+
+    print("\nstem analyser (`--stems`): onsets of the separated drum stem")
+    print("| file | separator | drum-stem onsets F | drum labels F | kick F | snare F | hihat F |")
+    print("|---|---|---|---|---|---|---|")
+    for it in its:
+        if not it.drums_only:
+            continue
+        x, sr = load_audio(it.audio)
+        an = StemAnalyser(sr)
+        events = []
+        for s in range(0, len(x), 512):
+            events.extend(an.process(AudioBlock(s, x[s : s + 512], sr)))
+        drums = [e for e in events if e.name == "onset" and e.data.get("stem") == "drums"]
+        plain = np.array([e.time for e in drums if "label" not in e.data], float) / sr
+        by = {lab: np.array([e.time for e in drums if e.data.get("label") == lab], float) / sr for lab, _ in LABELS}
+        labelled = merge_close(np.concatenate(list(by.values())))
+        cls = [f"{prf(it.classes[lab], by[lab])[2]:.3f}" if lab in it.classes else "-" for lab, _ in LABELS]
+        print(f"| {it.name} | {an.kind} | {prf(it.onsets, plain)[2]:.3f} | {prf(it.onsets, labelled)[2]:.3f} | " + " | ".join(cls) + " |")
+
+
 def clip_rates(folder: Path, seconds: float = 60.0) -> None:
     """Onsets and drum labels per second on clips without annotations. Several have no drums
     (string orchestra, celesta, solo trumpet): every drum label there is a false one."""
@@ -153,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--root", type=Path, default=ROOT)
     ap.add_argument("--aubio", action="store_true", help="also score aubio's onset detector (benchmark only)")
     ap.add_argument("--no-attribution", action="store_true", help="skip the false-positive attribution by stems")
+    ap.add_argument("--stems", action="store_true",
+                    help="also score the stem analyser's drum onsets and labels (what `--stems` publishes)")
     ap.add_argument("--clips", action="store_true",
                     help="also count onsets and drum labels per second on the unannotated librosa clips (first 60 s)")
     a = ap.parse_args(argv)
@@ -228,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, n, counts in attributions:
             parts = ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1]))
             print(f"  {name}: {n} false positives: {parts}")
+    if a.stems:
+        stem_scores(items(a.root))
     if a.clips:
         clip_rates(a.root / "librosa_clips")
     n = max(frames_all, 1)
