@@ -25,7 +25,7 @@ from typing import Any, Iterable
 
 from ruamel.yaml.comments import CommentedMap
 
-from engine.config import ConfigError, ConfigErrors, Location, PathPart, load_yaml, location_of, suggest
+from engine.config import ConfigError, ConfigErrors, Location, PathPart, load_yaml, location_of, read_config_text, suggest
 from engine.show import inputs as I
 from engine.show.expr import CONSTANTS, FIXTURE_VARIABLES, CompiledExpr, ExprError, Scope, compile_expr, names_in
 from engine.show.model import (
@@ -177,7 +177,10 @@ def _read_with_includes(path: Path, text: str | None, ctx: Ctx) -> list[_Doc] | 
 
     def read(p: Path, txt: str | None, depth: int, origin: tuple[Any, int, str] | None) -> bool:
         name = str(p)
-        resolved = p.resolve() if txt is None else p.absolute()
+        try:
+            resolved = p.resolve() if txt is None else p.absolute()
+        except (OSError, RuntimeError):  # a symlink loop: reading it reports the error
+            resolved = p.absolute()
         if resolved in stack:
             chain = " -> ".join(s.name for s in [*stack, resolved])
             node, idx, oname = origin  # type: ignore[misc]
@@ -191,12 +194,9 @@ def _read_with_includes(path: Path, text: str | None, ctx: Ctx) -> list[_Doc] | 
             return False
         try:
             if txt is None:
-                try:
-                    txt = p.read_text(encoding="utf-8")
-                except (OSError, UnicodeDecodeError):
-                    txt = None  # load_yaml reports it in its own words
-            root = load_yaml(p, text=txt) if txt is not None else load_yaml(p)
-            ctx.sources[name] = txt.splitlines() if txt is not None else []
+                txt = read_config_text(p)  # regular files of bounded size only (no /dev/zero, FIFOs)
+            root = load_yaml(p, text=txt)
+            ctx.sources[name] = txt.splitlines()
         except ConfigError as exc:
             if origin is not None and exc.message == "file not found":
                 node, idx, oname = origin
