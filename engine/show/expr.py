@@ -30,6 +30,10 @@ NAN = float("nan")
 TAU = 2.0 * math.pi
 MAX_LENGTH = 2000
 MAX_DEPTH = 60
+#: Height of the parse tree. Long operator chains (``a + a + ... + a``) nest without brackets;
+#: compiling and evaluating recurse once per level, so the height is bounded well below
+#: Python's recursion limit (a 2000-character chain would otherwise raise RecursionError).
+MAX_HEIGHT = 120
 
 
 class ExprError(BeamsyncError):
@@ -248,7 +252,21 @@ def parse(text: str) -> Node:
         raise ExprError(f"expression longer than {MAX_LENGTH} characters", 0)
     if not text.strip():
         raise ExprError("empty expression", 0)
-    return _Parser(text).parse()
+    tree = _Parser(text).parse()
+    _check_height(tree)
+    return tree
+
+
+def _check_height(tree: Node) -> None:
+    """Raise :class:`ExprError` at the first node deeper than :data:`MAX_HEIGHT` (iterative:
+    the check itself must not recurse)."""
+    stack = [(tree, 1)]
+    while stack:
+        node, level = stack.pop()
+        if level > MAX_HEIGHT:
+            raise ExprError(f"expression too long a chain of operations (more than {MAX_HEIGHT} levels); "
+                            "split it into signals", node.column)
+        stack.extend((a, level + 1) for a in node.args)
 
 
 def names_in(node: Node) -> Iterable[Node]:
