@@ -377,7 +377,10 @@ class OscControlServer:
         self.sock.close()
 
 
-_FIXED = {"i": 4, "f": 4, "c": 4, "r": 4, "m": 4, "h": 8, "d": 8, "t": 8}
+# Only the type tags python-osc decodes: it logs a warning on the root logger for any other tag
+# (char 'c', symbol 'S', impulse 'I', ...), so such packets are refused here as malformed, and
+# counted, instead of each one writing a log line.
+_FIXED = {"i": 4, "f": 4, "r": 4, "m": 4, "h": 8, "d": 8, "t": 8}
 
 
 def _padded_string_end(data: bytes, start: int) -> int:
@@ -404,12 +407,12 @@ def exact_length(data: bytes) -> bool:
         for tag in tags:
             if tag in _FIXED:
                 pos += _FIXED[tag]
-            elif tag in "sS":
+            elif tag == "s":
                 pos = _padded_string_end(data, pos)
             elif tag == "b":
                 n = int.from_bytes(data[pos:pos + 4], "big")
                 pos += 4 + -(-n // 4) * 4
-            elif tag not in "TFNI[]":
+            elif tag not in "TFN[]":
                 return False
             if pos > len(data):
                 return False
