@@ -1,0 +1,161 @@
+"""Fuzzing the show loader beyond tests/show/test_fuzz.py: structure-aware mutations of the
+example shows (wrong types, huge numbers, NaN, deep nesting, unicode, long expression chains),
+YAML alias bombs, hostile includes and raw bytes. Every input gives a show that renders or
+located errors, within the deadline; the regressions below are what this fuzzing found."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from engine.config import MAX_CONFIG_BYTES, ConfigError, load_yaml
+from engine.show.expr import MAX_HEIGHT, ExprError, Scope, compile_expr
+from engine.show.loader import ShowErrors, load_show
+
+from .conftest import fuzz_settings
+from .targets import alias_bomb, make_show
+
+
+@fuzz_settings(80)
+@given(rnd=st.randoms(use_true_random=False))
+def test_show_inputs_load_or_fail_with_located_errors(check, rnd) -> None:
+    assert check("show", make_show(rnd)) in ("accepted", "refused")
+
+
+def _errors(path: Path) -> list[ConfigError]:
+    with pytest.raises(ShowErrors) as info:
+        load_show(path)
+    assert info.value.errors
+    return info.value.errors
+
+
+@pytest.mark.parametrize("section", ["palettes", "signals", "looks", "layers", "rules", "cues", "fixtures", "groups",
+                                     "outputs", "settings", "nosuch"])
+def test_alias_bomb_is_refused_before_anything_expands_it(tmp_path: Path, section: str) -> None:
+    # Found by fuzzing: a 9x9 bomb under 'fixtures' was expanded by the patch parser (hung).
+    p = tmp_path / "show.yaml"
+    p.write_text(alias_bomb(9, 9, section))
+    (err,) = _errors(p)
+    assert "aliases expand to more than" in err.message
+    assert err.location.file == str(p) and err.location.line > 1
+
+
+def test_alias_bomb_under_a_duplicate_key_is_refused(tmp_path: Path) -> None:
+    # Found by fuzzing: ruamel formats the whole (expanded) value into its duplicate-key
+    # message, so the bomb must be stopped while composing, before construction.
+    p = tmp_path / "show.yaml"
+    p.write_text(alias_bomb(12, 12, "looks") + "looks:\n  boom: 1\n")
+    t0 = time.process_time()
+    (err,) = _errors(p)
+    assert "aliases expand" in err.message
+    assert time.process_time() - t0 < 30  # a guard against the old behaviour (minutes), not a timing claim
+
+
+def test_aliases_of_ordinary_size_still_work() -> None:
+    root = load_yaml("x.yaml", text="base: &b {group: all, intensity: 1}\nlooks: {a: [*b], b: [*b, *b]}\n")
+    assert root["looks"]["b"][1]["group"] == "all"
+
+
+@pytest.mark.parametrize("text, message", [
+    ("show: \x00\n", "character U+0000 is not allowed"),
+    ("show: x\nlooks:\n  a: \x7f\n", "character U+007F is not allowed"),
+    ("settings:\n  fps: " + "9" * 400 + "\n", "a whole number of 400 characters is too large"),
+    ("settings:\n  fps: " + "1" * 5000 + "\n", "a whole number of 5000 characters is too large"),  # int() limit
+    ("settings:\n  fps: 0x" + "f" * 5000 + "\n", "is too large"),
+])
+def test_bad_characters_and_huge_numbers_give_one_located_line(tmp_path: Path, text: str, message: str) -> None:
+    p = tmp_path / "show.yaml"
+    p.write_text(text)
+    (err,) = _errors(p)
+    assert message in err.message and "\n" not in err.message
+    assert err.location.line >= 1 and err.location.column >= 1
+
+
+def test_huge_number_in_an_expression_field(tmp_path: Path) -> None:
+    # Found by fuzzing: float(10**400) raised OverflowError in the expression spec.
+    p = tmp_path / "show.yaml"
+    p.write_text("signals:\n  s: " + "1" * 400 + "\n")
+    (err,) = _errors(p)
+    assert "too large" in err.message and err.location.line == 2
+
+
+@pytest.mark.parametrize("text", ["a+" * 999 + "a", "a<" * 999 + "a", "1+" * 999 + "1", "a*-" * 400 + "a",
+                                  "not " * 40 + "-" * 40 + "a"])
+def test_long_operator_chains_are_refused_not_a_recursion_error(text: str) -> None:
+    # Found by fuzzing: 'a+a+...+a' (within the 2000-character limit) nests without brackets
+    # and raised RecursionError while compiling.
+    with pytest.raises(ExprError) as info:
+        compile_expr(text, Scope({"a"}))
+    assert "too long a chain" in info.value.message or "nested too deeply" in info.value.message
+    assert 0 <= info.value.column <= len(text)
+
+
+def test_chains_up_to_the_limit_still_compile_and_evaluate() -> None:
+    from engine.show.expr import Env
+
+    text = "+".join(["level"] * (MAX_HEIGHT // 2))
+    env = Env()
+    env.values = {"level": 0.5}
+    assert compile_expr(text, Scope({"level"}))(env) == pytest.approx(0.5 * (MAX_HEIGHT // 2))
+
+
+def test_long_chain_in_a_show_is_a_located_error(tmp_path: Path) -> None:
+    p = tmp_path / "show.yaml"
+    p.write_text("signals:\n  s: '" + "level+" * 300 + "level'\n")
+    (err,) = _errors(p)
+    assert "too long a chain" in err.message and err.location.line == 2
+
+
+@pytest.mark.parametrize("target, message", [
+    ("/dev/zero", "not a regular file"),
+    ("fifo", "not a regular file"),
+    ("link.yaml", "Too many levels of symbolic links"),
+    ("big.yaml", "file too large"),
+    (".", "is a directory"),
+    ("nosuch.yaml", "included file not found"),
+])
+def test_hostile_includes_are_refused_without_reading_them(workdir: Path, target: str, message: str) -> None:
+    # /dev/zero and a FIFO would never end (or block forever); a symlink to itself made
+    # Path.resolve() raise RuntimeError (found by fuzzing).
+    p = workdir / "includer.yaml"
+    p.write_text(f"include: [{target}]\n")
+    try:
+        (err,) = _errors(p)
+    finally:
+        p.unlink()
+    assert message in err.message
+
+
+def test_a_show_file_that_is_itself_too_large_or_not_regular(workdir: Path) -> None:
+    (err,) = _errors(workdir / "big.yaml")
+    assert f"the limit is {MAX_CONFIG_BYTES}" in err.message
+    (err,) = _errors(workdir / "fifo")
+    assert "not a regular file" in err.message
+
+
+def test_include_outside_the_show_folder_is_read_only_as_show_data(tmp_path: Path) -> None:
+    # Includes may name any readable file (a shared rig elsewhere); it is only parsed as YAML
+    # data and validated, never executed: /etc/passwd is refused as a show.
+    if not os.path.exists("/etc/passwd"):
+        pytest.skip("no /etc/passwd on this system")
+    p = tmp_path / "show.yaml"
+    p.write_text("include: [../../../../../../../../etc/passwd]\n")
+    errors = _errors(p)
+    assert all(e.location.file for e in errors)
+
+
+def test_yaml_tags_never_build_python_objects(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    p = tmp_path / "show.yaml"
+    p.write_text(f"show: !!python/object/apply:os.system ['touch {marker}']\n"
+                 f"description: !!python/name:os.system\n")
+    try:
+        load_show(p)
+    except ShowErrors:
+        pass
+    assert not marker.exists()
