@@ -31,6 +31,25 @@ def test_onnx_model_carries_its_state_frame_by_frame():
     assert np.all(a >= 0) and np.all(a.sum(1) <= 1.0 + 1e-6)
 
 
+def test_the_default_activations_are_the_mean_of_the_three_shipped_models():
+    from engine.analysis.activations import DEFAULT_MODELS
+
+    rng = np.random.default_rng(1)
+    frames = rng.random((30, 272), dtype=np.float32)
+    ensemble = BeatActivations().run(frames)
+    each = [BeatActivations(p).run(frames) for p in DEFAULT_MODELS]
+    assert len(each) == 3
+    np.testing.assert_allclose(ensemble, np.mean(each, axis=0), atol=1e-6)
+    assert not np.allclose(each[0], each[1], atol=1e-3)  # three different trainings
+
+
+def test_a_missing_beat_model_is_a_clear_error(tmp_path):
+    from engine.analysis.frontend import AnalysisError
+
+    with pytest.raises(AnalysisError, match="beat model not found"):
+        BeatActivations([tmp_path / "nope.onnx"])
+
+
 @pytest.mark.parametrize("rate,bpm", [(44100, 120), (48000, 96)])
 def test_drum_loop_beats_locked_on_time(rate, bpm):
     x, beats, downs = drum_track(rate, bpm, 16)
