@@ -10,7 +10,11 @@ The streaming transcriber:
 1. resamples each input block to 22,050 Hz with ``soxr.ResampleStream`` (chunk-invariant and
    time-aligned: output sample ``n`` is input time ``n / 22050``);
 2. every ``hop_frames`` model frames (a multiple of 256 samples, so every window's frame ``j``
-   falls on the same global 256-sample grid) runs the model on the latest window;
+   falls on the same global 256-sample grid) runs the model on the latest window — cheaply:
+   the graph is split in memory (:class:`BasicPitchModel`) so that only the frames taken from
+   this window (plus 10 frames of context) go through its convolution stack, and its CQT
+   front is computed from the previous window's (:class:`CqtFront`); the activations are the
+   whole-window model's (tested), at about a fifth of the CPU (``beamsync bench notes --whole``);
 3. keeps from each window only the frames that lie at least ``margin_frames`` before its right
    edge (they have settled, see ``bench/eval_notes.py --settle``) and have not been kept from
    an earlier window: each global frame is taken exactly once, so hops cannot duplicate or
@@ -672,7 +676,7 @@ class NoteTranscriber:
     ``"vocals"`` or ``"other"`` when source separation runs) and is copied into every event's
     ``data``; it also picks decoder settings from :data:`STEM_PRESETS` (octave-ghost removal for
     ``"bass"``) unless they are given. ``hop_frames`` sets how often the model runs (9 frames = 104.5 ms by default;
-    ``budget=True`` uses 28 frames = 325 ms for a third of the CPU); ``margin_frames``
+    ``budget=True`` uses 28 frames = 325 ms for about half the CPU); ``margin_frames``
     how many frames before each window's right edge count as settled. Each window runs only
     its new frames through the model's convolution stack and, with ``incremental`` (default),
     computes its CQT front from the previous window's (same results; see

@@ -76,8 +76,9 @@ def build_analysers(frontend: FrontEnd, options: AnalysisOptions | None = None) 
     if o.notes:
         from engine.analysis.harmony import HarmonyAnalyser, StemHarmonyAnalyser  # loads the Basic Pitch model
 
-        # notes per separated stem only on request: with today's separator they score worse than
-        # the mix at 3x the CPU (engine/analysis/notes_eval.py --per-stem)
+        # notes per separated stem only on request: measured on Slakh mixes, bass notes from the
+        # separated stem (F 0.75) barely beat a bass-preset transcriber on the mix (0.73) at 3.4x
+        # its CPU (22.6% vs 6.6% of a core): beamsync bench notes --per-stem
         out.append(StemHarmonyAnalyser(frontend.sample_rate, separator=o.separator) if o.notes_per_stem
                    else HarmonyAnalyser.create(frontend.sample_rate))
     return out
