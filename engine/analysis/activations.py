@@ -54,7 +54,12 @@ class BeatActivations:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3
-        self._sessions = [ort.InferenceSession(str(p), opts, providers=["CPUExecutionProvider"]) for p in paths]
+        self._sessions = []
+        for p in paths:
+            try:
+                self._sessions.append(ort.InferenceSession(str(p), opts, providers=["CPUExecutionProvider"]))
+            except Exception as exc:  # onnxruntime raises its own untyped errors for unreadable files
+                raise AnalysisError(f"{p}: not a usable beat model ({type(exc).__name__}: {exc})") from None
         self._features = np.zeros((1, BEAT_FEATURES), np.float32)  # shared input of all models
         self._feeds = [{
             "features": self._features,

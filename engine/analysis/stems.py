@@ -26,7 +26,7 @@ use the stem *spectra*, so the analyser skips the separator's overlap-add resynt
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -156,6 +156,14 @@ class StemAnalyser:
         self._bass_band = np.flatnonzero((freqs >= 30) & (freqs < 500))
         self._offset = self.opt.time_offset * self.sample_rate
         self.reset()
+
+    def fallback(self) -> str | None:
+        """Switch to the DSP separator (after the network failed while running); None when
+        already on it. The stream restarts from here (the engine's crash handling calls this)."""
+        if self.kind == "DspMaskModel":
+            return None
+        self.__init__(self.sample_rate, replace(self.opt, separator="dsp"))  # type: ignore[misc]
+        return "DSP separator"
 
     def reset(self) -> None:
         """Forget the stream (separator state, detector histories, vocal state)."""

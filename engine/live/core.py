@@ -125,6 +125,7 @@ class EngineCore:
         self._warned_budget = False
         self.disabled_analysers: set[int] = set()
         self.analyser_crashes = 0
+        self.fallbacks: list[str] = []  # analysers now on their fallback (e.g. "StemAnalyser: DSP separator")
         self._crashes: dict[int, list[float]] = {}
         self._warned_lag = False
         self.analysed_to = 0  # frame index one past the newest analysed frame
@@ -330,6 +331,20 @@ class EngineCore:
         self._crashes[i] = times
         self.analyser_crashes += 1
         if len(times) >= 3:
+            # An analyser with a cheaper, model-free way to work (the DSP separator for a
+            # failing network) switches to it instead of going off.
+            fallback = getattr(analyser, "fallback", None)
+            try:
+                what = fallback() if fallback is not None else None
+            except Exception as fb_exc:
+                what = None
+                log.error("analyser %s: fallback failed (%s)", name, fb_exc)
+            if what:
+                self._crashes[i] = []
+                self.fallbacks.append(f"{name}: {what}")
+                log.error("analyser %s failed 3 times within a minute (%s: %s); now running on its fallback: %s",
+                          name, type(exc).__name__, exc, what)
+                return
             self.disabled_analysers.add(i)
             log.error("analyser %s failed 3 times within a minute (%s: %s); switched off, the show "
                       "runs on the other features", name, type(exc).__name__, exc)
