@@ -104,9 +104,12 @@ def _osc_string(text: str) -> bytes:
     return raw + b"\x00" * (-len(raw) % 4)
 
 
+_FLOAT32_MAX = 3.4028234663852886e38
+
+
 def encode(address: str, *args: Any) -> bytes:
-    """One OSC message as bytes: float32 for floats, int32 (int64 beyond) for ints, T/F for
-    bools, strings, blobs. Written here (python-osc's builder parses what it built again: two
+    """One OSC message as bytes: float32 for floats (float64 beyond its range), int32 (int64
+    beyond) for ints, T/F for bools, strings, blobs. Written here (python-osc's builder parses what it built again: two
     thirds of a reply's cost); ``tests/control/test_osc.py`` checks it against python-osc."""
     tags = [","]
     data = []
@@ -121,8 +124,12 @@ def encode(address: str, *args: Any) -> bytes:
                 tags.append("h")
                 data.append(struct.pack(">q", a))
         elif isinstance(a, float):
-            tags.append("f")
-            data.append(struct.pack(">f", a))
+            if abs(a) <= _FLOAT32_MAX or a != a:
+                tags.append("f")
+                data.append(struct.pack(">f", a))
+            else:  # beyond float32 (a fader set by a double, say): struct.pack would raise
+                tags.append("d")
+                data.append(struct.pack(">d", a))
         elif isinstance(a, str):
             tags.append("s")
             data.append(_osc_string(a))

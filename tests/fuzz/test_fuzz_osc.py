@@ -105,3 +105,17 @@ def test_real_socket_run_survives_garbage_and_still_answers() -> None:
     finally:
         client.close()
         srv.stop()
+
+
+def test_fader_set_by_a_double_beyond_float32_is_echoed_as_a_double(osc_harness: OscHarness) -> None:
+    # Found by the long fuzz run (input 52,759 of 100,000): a fader set to 1e39 by an OSC double
+    # made the float32 echo raise OverflowError out of handle_datagram.
+    from pythonosc.osc_message import OscMessage
+
+    data = _osc_string("/beamsync/fader/x") + _osc_string(",d") + __import__("struct").pack(">d", 1e39)
+    srv, sock = osc_harness.server, osc_harness.sock
+    sock.sent.clear()
+    srv.handle_datagram(data, ("127.0.0.1", 50999), 1.0)
+    (reply, _), = sock.sent
+    assert OscMessage(reply).address == "/beamsync/fader/x" and list(OscMessage(reply).params) == [1e39]
+    assert osc_harness.feed(data) == "accepted"
