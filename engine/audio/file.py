@@ -46,7 +46,8 @@ def load_audio(path: str | Path, target_rate: int | None = None, *, mono: bool =
                 if not len(block):
                     break
                 if mono:
-                    block = block.mean(axis=1, dtype=np.float32)
+                    with np.errstate(over="ignore", invalid="ignore"):  # absurd samples: refused below
+                        block = block.mean(axis=1, dtype=np.float32)
                 blocks.append(block)
                 if len(block) < step:
                     break

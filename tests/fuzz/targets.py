@@ -558,8 +558,9 @@ def _mutate_xml_text(rnd: random.Random, text: str) -> str:
             text = "\n".join(lines)
         elif op == 3:  # duplicate a line
             lines = text.splitlines()
-            i = rnd.randrange(len(lines))
-            lines.insert(i, lines[i])
+            if lines:
+                i = rnd.randrange(len(lines))
+                lines.insert(i, lines[i])
             text = "\n".join(lines)
         elif op == 4:  # rename an element
             a, b = rnd.choice(QXF_WORDS), rnd.choice(QXF_WORDS)
@@ -567,7 +568,7 @@ def _mutate_xml_text(rnd: random.Random, text: str) -> str:
         elif op == 5:  # deep nesting
             n = rnd.choice([10, 500, 5000])
             text = text.replace("<Mode Name=\"Small\">", "<Mode Name=\"Small\">" + "<Head>" * n + "</Head>" * n, 1)
-        else:
+        elif text:
             text = text[: rnd.randrange(len(text))]
     return text
 
@@ -894,6 +895,7 @@ class RunStats:
     hangs: int = 0
     wall_s: float = 0.0
     slowest_s: float = 0.0
+    slowest_k: int = -1
     interrupted: bool = False
     failures: list[tuple[int, str]] = field(default_factory=list)  # (input index, what happened)
 
