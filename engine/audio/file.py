@@ -68,6 +68,9 @@ def load_audio(path: str | Path, target_rate: int | None = None, *, mono: bool =
     if target_rate and target_rate != rate:
         import soxr
 
+        frames = len(data)
         data = soxr.resample(data, rate, target_rate).astype(np.float32, copy=False)
+        if not len(data):  # e.g. one frame at 768 kHz read at 48 kHz (found by fuzzing)
+            raise AudioError(f"{p}: too short: {frames} frame(s) at {rate} Hz leave nothing at {target_rate} Hz")
         rate = target_rate
     return np.ascontiguousarray(data, dtype=np.float32), int(rate)

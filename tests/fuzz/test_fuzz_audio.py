@@ -125,3 +125,13 @@ def test_beamsync_analyze_reports_a_corrupt_file_on_one_line(tmp_path: Path) -> 
     lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert lines == [f"beamsync: error: {p}: declares a sample rate of 1 Hz (beamsync reads "
                      f"{MIN_FILE_RATE}..{MAX_FILE_RATE} Hz)"]
+
+
+def test_a_file_too_short_to_survive_resampling_is_refused(tmp_path: Path) -> None:
+    # Found by the long fuzz run (input 8,291 of 100,000): one frame at a high rate resampled
+    # to 48 kHz came back as zero samples.
+    p = tmp_path / "one.wav"
+    p.write_bytes(_wav(MAX_FILE_RATE, n=1))
+    with pytest.raises(AudioError, match="too short"):
+        load_audio(p, 48000)
+    assert len(load_audio(p)[0]) == 1  # at its own rate it is one sample
