@@ -257,7 +257,10 @@ class CqtFront:
         self.computed_samples = 0  # decimated samples computed (not copied)
 
     def update(self, window: np.ndarray, start: int | None = None) -> np.ndarray:
-        """Power in dB, ``(172, 309)``, of ``window`` (43,844 samples) starting at stream sample ``start``."""
+        """Power in dB, ``(172, 309)``, of ``window`` (43,844 samples) starting at stream sample ``start``.
+
+        The result is a view into this object's buffers, valid until the next-but-one call.
+        """
         shift = None if start is None or self._start is None else start - self._start
         if shift is not None and not (0 <= shift < WINDOW_SAMPLES // 2 and shift % FRAME_SAMPLES == 0):
             shift = None  # not a small step on the 256-sample grid: compute everything
@@ -402,12 +405,10 @@ class BasicPitchModel:
         """A per-stream incremental front for :meth:`run_tail` (None when not available)."""
         if self._constants is None:
             return None
-        front = CqtFront(self._constants)
         if self._matmul is None:
             self._matmul = self._matmul_session(self._constants)
         session = self._matmul
-        front._matmul = lambda rows, taps: session.run(None, {"rows": rows, "taps": taps})
-        return front
+        return CqtFront(self._constants, matmul=lambda rows, taps: session.run(None, {"rows": rows, "taps": taps}))
 
     def _matmul_session(self, c: CqtConstants) -> Any:
         """``rows @ kernels + bias`` and ``taps @ lowpass`` as a one-thread onnxruntime session

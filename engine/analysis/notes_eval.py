@@ -364,8 +364,6 @@ def harmony(args: argparse.Namespace) -> int:
     (after the first 10 s) in which the current key equals the annotated key (``key_audio.txt``
     segments; enharmonic spellings equal).
     """
-    import mir_eval
-
     from engine.analysis.harmony import HarmonyTracker
     from engine.features import FeatureEvent
 
