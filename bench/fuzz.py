@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import pickle
 import random
+import signal
 import sys
 import tempfile
 import time
@@ -129,6 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="worker processes per target (default 1)")
     ap.add_argument("--replay", metavar="TARGET:K", help="run one input and print its traceback")
     args = ap.parse_args(argv)
+    # Started in the background by a shell, SIGINT arrives ignored: restore it, and let SIGTERM
+    # stop the run the same way, so `kill PID` still prints the counts of what ran.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     if args.replay:
         return replay(args.replay, args.seed, args.deadline)
     names = [t.strip() for t in args.targets.split(",") if t.strip()]
