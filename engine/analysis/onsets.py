@@ -9,12 +9,12 @@ magnitude against the frame ``lag`` hops earlier, maximum-filtered over 3 bins (
 trick against vibrato), averaged over 30 Hz–16 kHz. An onset fires on the first frame where the
 function is at least the maximum of the previous ``pre_max`` seconds and exceeds an adaptive
 threshold (``ratio`` × the mean of the last ``pre_avg`` seconds + ``delta`` × a slow level of
-the function, so the threshold follows loudness), at least ``min_gap`` / 2 after the previous one.
+the function, so the threshold follows loudness), at least ``min_gap`` after the previous one.
 
 **Drum labels** (``kick``, ``snare``, ``hihat``: band proxies until stem separation provides the
 drums): the energy of four bands in dBFS (:data:`DRUM_BANDS`), its *rise* over the minimum of
-the last ``drum_rise_frames`` frames, the power it *gained* over that minimum, and its level
-against the band's own recent peak (a peak memory decaying ``drum_peak_decay`` dB/s). A drum hit
+the last ``rise_frames`` frames, the power it *gained* over that minimum, and its level
+against the band's own recent peak (a peak memory decaying ``peak_decay`` dB/s). A drum hit
 is a large, sudden rise that brings a band near the loudest it has recently been; sustained
 instruments in the same band rise less, or stay well under the peaks the drums set:
 
@@ -30,6 +30,9 @@ instruments in the same band rise less, or stay well under the peaks the drums s
 * hi-hat: the high band (6–16 kHz) rises ≥ ``hihat_rise_db`` to within ``hihat_rel_db`` of its peak,
   and rises more (in dB) than the wire band: brighter than a snare, whose noise reaches 16 kHz
   too (in dB, because any cymbal or snare puts more absolute power in 1.5–5 kHz than above 6 kHz).
+
+The rules are :class:`DrumHitRules`, which run on magnitude spectra of any STFT (a separated
+drum spectrum too); :class:`OnsetDetector` runs them on the front end's fast frames.
 
 A band needs a few frames of the hit inside the window to rise that far, so a label is often
 decided a frame or two after the mix onset of the same hit: its ``time`` is then that onset's
@@ -47,7 +50,7 @@ drum stem.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -74,6 +77,21 @@ LEVEL_BANDS: tuple[tuple[str, float, float], ...] = (
 
 
 @dataclass(slots=True)
+class DrumRuleOptions:
+    """Tuning of :class:`DrumHitRules` (general-purpose defaults, see the module docstring)."""
+
+    rise_frames: int = 3  # a band's rise is measured against the minimum of these frames
+    peak_decay: float = 3.0  # dB per second, the band's peak memory
+    floor_db: float = -60.0  # no drum label from a band quieter than this (dBFS)
+    min_gap: float = 0.05  # seconds between hits of one label
+    kick_jump_db: float = -1.0  # power the sub band gained, against its recent peak
+    snare_rise_db: float = 6.0
+    snare_rel_db: float = -6.0
+    hihat_rise_db: float = 6.0
+    hihat_rel_db: float = -15.0
+
+
+@dataclass(slots=True)
 class OnsetOptions:
     """Tuning of :class:`OnsetDetector` (general-purpose defaults, see the module docstring)."""
 
@@ -84,19 +102,79 @@ class OnsetOptions:
     ratio: float = 1.0
     delta: float = 1.0
     level_tau: float = 3.0  # seconds, slow level of the onset function
-    min_gap: float = 0.05  # seconds between onsets of one drum label (mix: half of it)
+    min_gap: float = 0.025  # seconds between mix onsets
     # Where in the window an onset is when it first shows: the reported time is the frame's
     # end minus this (calibrated on synthetic clicks, see tests/analysis/test_onsets.py).
     time_offset: float = 0.006  # seconds
-    drum_rise_frames: int = 3  # a band's rise is measured against the minimum of these frames
-    drum_peak_decay: float = 3.0  # dB per second, the band's peak memory
-    drum_floor_db: float = -60.0  # no drum label from a band quieter than this (dBFS)
-    kick_jump_db: float = -1.0  # power the sub band gained, against its recent peak
-    snare_rise_db: float = 6.0
-    snare_rel_db: float = -6.0
-    hihat_rise_db: float = 6.0
-    hihat_rel_db: float = -15.0
+    drums: DrumRuleOptions = field(default_factory=DrumRuleOptions)
     label_anchor: float = 0.02  # seconds: a label takes the time of a mix onset this recent
+
+
+class DrumHitRules:
+    """The drum band rules (module docstring) on magnitude spectra of any STFT.
+
+    ``step(mag) -> [(label, rise in dB)]`` per frame, ``reset()``. ``freqs``: the frequency of
+    each bin; ``window``: the analysis window (band energies then read in dBFS); ``fps``: frames
+    per second. :class:`OnsetDetector` runs one on the front end's fast frames; a separated drum
+    spectrum can be given to another.
+    """
+
+    def __init__(self, freqs: np.ndarray, window: np.ndarray, fps: float, options: DrumRuleOptions | None = None) -> None:
+        self.opt = options or DrumRuleOptions()
+        freqs = np.asarray(freqs, np.float64)
+        w = np.asarray(window, np.float64)
+        top = freqs[-1] * 0.98  # the bins right under Nyquist are unreliable
+        # (bins, bands) matrix summing power, scaled to the mean square of the windowed frame
+        # (Parseval, one-sided), so band energies read in dBFS
+        scale = 2.0 / (len(w) * float((w * w).sum()))
+        self._sum = np.zeros((len(freqs), len(DRUM_BANDS)))
+        for b, (_, lo, hi) in enumerate(DRUM_BANDS):
+            self._sum[(freqs >= lo) & (freqs < min(hi, top)), b] = scale
+        self._usable = self._sum.any(axis=0)  # bands above Nyquist stay silent
+        self._gap = int(round(self.opt.min_gap * fps))
+        self._decay = self.opt.peak_decay / fps
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the stream."""
+        self._hist = np.full((len(DRUM_BANDS), max(1, self.opt.rise_frames)), -120.0)
+        self._peak = np.full(len(DRUM_BANDS), -120.0)
+        self._since = np.full(len(DRUM_LABELS), 10**9)
+        self._frames = 0
+
+    def step(self, mag: np.ndarray) -> list[tuple[str, float]]:
+        """Advance one frame of magnitudes: (label, rise in dB) of each hit it shows."""
+        o = self.opt
+        power = mag.astype(np.float64) ** 2
+        e = 10.0 * np.log10(power @ self._sum + 1e-12)
+        before = self._hist.min(axis=1)
+        rise = e - before
+        # power each band gained (dB): which band got the most new energy names the drum; a
+        # rise in dB alone would favour a band that was quiet before (a click lifts an empty band far)
+        gain = 10.0 * np.log10(np.maximum(10.0 ** (e / 10.0) - 10.0 ** (before / 10.0), 1e-12))
+        self._peak = np.maximum(self._peak - self._decay, e)
+        rel = e - self._peak
+        self._hist[:, :-1] = self._hist[:, 1:]
+        self._hist[:, -1] = e
+        self._since += 1
+        self._frames += 1
+        if self._frames <= self._hist.shape[1]:
+            return []
+        sub, body, rattle, high = range(len(DRUM_BANDS))
+        audible = (e > o.floor_db) & self._usable
+        fire = (
+            audible[sub] and gain[sub] - self._peak[sub] >= o.kick_jump_db and gain[sub] > gain[body],
+            audible[body] and audible[rattle] and rise[body] >= o.snare_rise_db and rise[rattle] >= o.snare_rise_db
+            and rel[body] >= o.snare_rel_db and rel[rattle] >= o.snare_rel_db and gain[body] > gain[sub],
+            audible[high] and rise[high] >= o.hihat_rise_db and rel[high] >= o.hihat_rel_db
+            and rise[high] > rise[rattle],
+        )
+        hits = []
+        for i, band in enumerate((sub, rattle, high)):
+            if fire[i] and self._since[i] > self._gap:
+                self._since[i] = 0
+                hits.append((DRUM_LABELS[i], float(rise[band])))
+        return hits
 
 
 class OnsetDetector:
@@ -114,7 +192,6 @@ class OnsetDetector:
         self.opt = options or OnsetOptions()
         #: the stem this detector listens to ("mix", or a separated stem fed through its own front end)
         self.stem = stem
-        self.band_proxies = band_proxies
         f = frontend.fast_freqs
         top = 0.49 * frontend.sample_rate
         self._mix_sel = np.flatnonzero((f >= MIX_BAND[0]) & (f < min(MIX_BAND[1], top)))
@@ -123,17 +200,9 @@ class OnsetDetector:
         self._pre_avg = max(1, int(round(self.opt.pre_avg * fps)))
         self._hist_len = max(self._pre_max, self._pre_avg)
         self._level_a = 1.0 / (self.opt.level_tau * fps)
-        self._mix_gap = int(round(0.5 * self.opt.min_gap * fps))
-        # drum bands: (bins, bands) matrix summing power, scaled to the mean square of the
-        # windowed frame (Parseval, one-sided), so band energies read in dBFS
-        w = frontend.fast_window_fn.astype(np.float64)
-        scale = 2.0 / (len(w) * float((w * w).sum()))
-        self._drum_sum = np.zeros((len(f), len(DRUM_BANDS)))
-        for b, (_, lo, hi) in enumerate(DRUM_BANDS):
-            self._drum_sum[(f >= lo) & (f < min(hi, top)), b] = scale
-        self._drum_usable = self._drum_sum.any(axis=0)  # bands above Nyquist stay silent
-        self._drum_gap = int(round(self.opt.min_gap * fps))
-        self._drum_decay = self.opt.drum_peak_decay / fps
+        self._mix_gap = int(round(self.opt.min_gap * fps))
+        #: the drum band rules behind the labels (None without band proxies)
+        self.drums = DrumHitRules(f, frontend.fast_window_fn, fps, self.opt.drums) if band_proxies else None
         self._anchor = int(round(self.opt.label_anchor * fps))
         self._offset = int(round(self.opt.time_offset * frontend.sample_rate))
         self.reset()
@@ -147,9 +216,8 @@ class OnsetDetector:
         self._frames = 0
         self._since = 10**9
         self._last_onset_time = 0  # time of the last mix onset (frames since: self._since)
-        self._band_hist = np.full((len(DRUM_BANDS), max(1, self.opt.drum_rise_frames)), -120.0)
-        self._band_peak = np.full(len(DRUM_BANDS), -120.0)
-        self._drum_since = np.full(len(DRUM_LABELS), 10**9)
+        if self.drums is not None:
+            self.drums.reset()
 
     def onset_function(self, mag: np.ndarray) -> float:
         """Advance one fast frame: the whole-mix onset function value."""
@@ -164,39 +232,6 @@ class OnsetDetector:
         value = float(np.maximum(logmag - ref, 0.0)[self._mix_sel].mean())
         self._spec_hist[slot] = logmag
         return value
-
-    def drum_hits(self, mag: np.ndarray) -> list[tuple[str, float]]:
-        """Advance the drum band rules one fast frame: (label, rise in dB) of each hit."""
-        o = self.opt
-        power = mag.astype(np.float64) ** 2
-        e = 10.0 * np.log10(power @ self._drum_sum + 1e-12)
-        before = self._band_hist.min(axis=1)
-        rise = e - before
-        # power each band gained (dB): which band got the most new energy names the drum; a
-        # rise in dB alone would favour a band that was quiet before (a click lifts an empty band far)
-        gain = 10.0 * np.log10(np.maximum(10.0 ** (e / 10.0) - 10.0 ** (before / 10.0), 1e-12))
-        self._band_peak = np.maximum(self._band_peak - self._drum_decay, e)
-        rel = e - self._band_peak
-        self._band_hist[:, :-1] = self._band_hist[:, 1:]
-        self._band_hist[:, -1] = e
-        self._drum_since += 1
-        if self._frames < self._band_hist.shape[1]:
-            return []
-        sub, body, rattle, high = range(len(DRUM_BANDS))
-        audible = (e > o.drum_floor_db) & self._drum_usable
-        fire = (
-            audible[sub] and gain[sub] - self._band_peak[sub] >= o.kick_jump_db and gain[sub] > gain[body],
-            audible[body] and audible[rattle] and rise[body] >= o.snare_rise_db and rise[rattle] >= o.snare_rise_db
-            and rel[body] >= o.snare_rel_db and rel[rattle] >= o.snare_rel_db and gain[body] > gain[sub],
-            audible[high] and rise[high] >= o.hihat_rise_db and rel[high] >= o.hihat_rel_db
-            and rise[high] > rise[rattle],
-        )
-        hits = []
-        for i, band in enumerate((sub, rattle, high)):
-            if fire[i] and self._drum_since[i] > self._drum_gap:
-                self._drum_since[i] = 0
-                hits.append((DRUM_LABELS[i], float(rise[band])))
-        return hits
 
     def process(self, block: AudioBlock) -> list[FeatureEvent]:
         """Onset events for the fast frames this block completes."""
@@ -215,9 +250,9 @@ class OnsetDetector:
                 self._last_onset_time = t
                 strength = float(np.tanh((odf - thr) / (4.0 * self._level + 1e-9)))
                 events.append(FeatureEvent("onset", t, det, strength, {"stem": self.stem, "strength": strength}))
-            if self.band_proxies:
+            if self.drums is not None:
                 t_label = self._last_onset_time if self._since <= self._anchor else t
-                for label, rise_db in self.drum_hits(mag):
+                for label, rise_db in self.drums.step(mag):
                     strength = float(np.tanh(rise_db / 24.0))
                     events.append(FeatureEvent("onset", t_label, det, strength,
                                                {"stem": self.stem, "strength": strength, "label": label}))
