@@ -11,8 +11,9 @@ run in the same process on the same audio:
   (a separate venv, see FIELD_NOTES).
 
 Sets: the real recordings with beat annotations (MedleyDB Music Delta, the jazz trio excerpt,
-madmom's sample) and FluidSynth renders of the multi-instrument MIDI files (exact beats from
-the MIDI tempo map; rendered once into a cache folder).
+madmom's sample), FluidSynth renders of the multi-instrument MIDI files (exact beats from
+the MIDI tempo map; rendered once into a cache folder) and, with ``--pop909 N``, renders of N
+POP909 piano songs (no drums; a check on material unlike the development files).
 
 Figures: beat F-measure (70 ms), CMLt, AMLt, downbeat F, onset F (50 ms, mix onsets against
 all annotated drum onsets, annotations closer than 30 ms merged; also on the isolated drum stem), median signed beat timing error (ms, fired time − annotation),
@@ -173,6 +174,41 @@ def midi_items(root: Path, cache: Path, seconds: float, limit: int) -> list[Item
             wav.unlink()
         beats, downs = midi_beats(f, length - 1.5)
         items.append(Item(f"midi:{f.stem}", cut, beats, downs, kind="midi"))
+    return items
+
+
+def pop909_items(root: Path, cache: Path, seconds: float, limit: int) -> list[Item]:
+    """FluidSynth renders (first ``seconds``) of POP909 songs (piano melody, bridge and
+    accompaniment, no drums): beats and downbeats from each song's ``beat_midi.txt``. Songs are
+    taken every 101st (101, 202, ...), a fixed choice made before any result was seen."""
+    import soundfile as sf
+
+    fluidsynth = shutil.which("fluidsynth")
+    sf2 = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
+    if not fluidsynth or not sf2.is_file():
+        print("pop909 renders skipped: fluidsynth or FluidR3_GM.sf2 missing", file=sys.stderr)
+        return []
+    cache.mkdir(parents=True, exist_ok=True)
+    items = []
+    for k in range(1, limit + 1):
+        song = f"{101 * k:03d}"
+        mid = root / "midi" / "pop909" / song / f"{song}.mid"
+        ann_file = root / "midi" / "pop909" / song / "beat_midi.txt"
+        if not mid.is_file() or not ann_file.is_file():
+            continue
+        cut = cache / f"pop909_{song}_{seconds:.1f}s.flac"
+        if not cut.is_file():
+            wav = cache / f"pop909_{song}.wav"
+            subprocess.run([fluidsynth, "-ni", "-g", "0.6", "-F", str(wav), "-r", "44100", str(sf2), str(mid)],
+                           check=True, capture_output=True)
+            x, sr = sf.read(str(wav), dtype="float32")
+            sf.write(str(cut), x[: int(seconds * sr)], sr)
+            wav.unlink()
+        length = sf.info(str(cut)).duration
+        # columns: time, (half-bar marker), downbeat; beats scored up to 1.5 s before the cut
+        ann = np.loadtxt(ann_file, ndmin=2)
+        ann = ann[ann[:, 0] < length - 1.5]
+        items.append(Item(f"pop909:{song}", cut, ann[:, 0], ann[ann[:, 2] == 1, 0], kind="pop909"))
     return items
 
 
@@ -402,6 +438,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eval", type=Path, default=DEFAULT_EVAL, help="evaluation data folder (../shared/eval)")
     p.add_argument("--midi", type=int, default=5, help="MIDI files to render (0: none)")
     p.add_argument("--midi-seconds", type=float, default=60.0, help="seconds of each MIDI render")
+    p.add_argument("--pop909", type=int, default=0,
+                   help="also POP909 piano renders (no drums; songs 101, 202, ...; 0: none)")
     p.add_argument("--cache", type=Path, default=Path("/tmp/beamsync-bench-cache"), help="render cache")
     p.add_argument("--beatnet-python", help="Python with BeatNet+madmom+torch for the BeatNet PF baseline")
     p.add_argument("--no-aubio", action="store_true", help="skip the aubio baseline")
@@ -422,6 +460,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no evaluation data at {args.eval}", file=sys.stderr)
         return 2
     items = real_items(args.eval) + (midi_items(args.eval, args.cache, args.midi_seconds, args.midi) if args.midi else [])
+    items += pop909_items(args.eval, args.cache, 45.0, args.pop909) if args.pop909 else []
     beatnet = run_beatnet(args.beatnet_python, items, args.cache) if args.beatnet_python else {}
     rows: list[tuple[str, str, dict[str, float]]] = []
     per_system: dict[tuple[str, str], list[dict[str, float]]] = {}

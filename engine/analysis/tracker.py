@@ -18,7 +18,10 @@ Two layers:
    that agree with the HMM tempo; its period and phase give the predicted next beats. Beats
    are *fired* ahead of time from that prediction (``predict=True``), so a light can land on
    the beat although the model sees 32 ms into the past only; with ``predict=False`` they fire
-   when the HMM confirms them.
+   when the HMM confirms them. A new grid (first lock, or a change of tempo or phase) starts
+   with the HMM's earlier beats that the activations support, so it is adopted after one or two
+   new beats; and while the HMM is sure of a tempo more than 30 % from the clock's (e.g. half
+   of it), its beats are not taken as the clock's even where they coincide with them.
 
 Manual override (tap, nudge, resync-to-downbeat, manual mode) acts on both layers.
 All times given to and returned by the public methods are input stream frames.
@@ -322,13 +325,14 @@ class BeatTracker:
     def _backfill(self, t: float, interval: int) -> list[float]:
         """``t`` preceded by up to two earlier beats of the HMM's grid (spacing ``interval``)
         that the kept activations support with a clear peak, oldest first."""
+        lead = self.opt.model_lead * self.opt.fps
         out = [t]
         for _ in range(2):
             guess = out[0] - interval
             if guess < max(self._index - len(self._act) + 3, 2):
                 break
-            prev = self._refine(int(round(guess)), self._index)
-            peak = float(self._act[[(int(round(prev)) + d) % len(self._act) for d in (-1, 0, 1)]].max())
+            prev = self._refine(int(round(guess - lead)), self._index) + lead  # as _record's times
+            peak = float(self._act[[(int(round(prev - lead)) + d) % len(self._act) for d in (-1, 0, 1)]].max())
             contrast = (peak - self._mean_act) / (peak + self._mean_act + 0.02)
             if contrast < self.opt.weak_beat or abs(out[0] - prev - interval) > 0.15 * interval:
                 break
