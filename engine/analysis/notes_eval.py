@@ -35,6 +35,7 @@ takes the same options)::
     .venv/bin/python bench/eval_notes.py --harmony   # chords and key from POP909 MIDI notes
     .venv/bin/python bench/eval_notes.py --harmony --audio-songs 4   # ... from FluidSynth renders
     .venv/bin/python bench/eval_notes.py --per-stem --seconds 40   # separated bass stem vs mix
+    .venv/bin/python bench/eval_notes.py --costs   # CPU of each model step per window
 """
 
 from __future__ import annotations
@@ -561,6 +562,57 @@ def per_stem(args: argparse.Namespace) -> int:
     return 0
 
 
+def costs(args: argparse.Namespace) -> int:
+    """CPU per model window of each step, on one core (``time.process_time``, median of 5 runs
+    over the same windows): the whole graph, its ONNX front and the incremental numpy front at
+    the default hop, and the back on the frames one hop keeps (plus context) and on all 172."""
+    import os
+
+    from engine.analysis.notes import TAIL_CONTEXT_FRAMES, CqtFront
+
+    clips = load_clips(Path(args.data), 30.0)
+    if not clips:
+        print(f"no evaluation audio under {args.data}; nothing measured")
+        return 1
+    import soxr
+
+    audio = soxr.resample(clips[0].audio, clips[0].rate, MODEL_RATE).astype(np.float32)
+    hop = args.hop * FRAME_SAMPLES
+    starts = list(range(0, len(audio) - WINDOW_SAMPLES, hop))[:100]
+    whole, split = BasicPitchModel(threads=1, split=False), BasicPitchModel(threads=1)
+    tail = args.margin + args.hop + TAIL_CONTEXT_FRAMES
+    feats = [split._front.run(None, {split._front.get_inputs()[0].name: audio[a : a + WINDOW_SAMPLES][None, :, None]})[0]
+             for a in starts[:10]]
+
+    def timed(step: object, n: int) -> float:
+        runs = []
+        for _ in range(5):
+            t0 = time.process_time()
+            step()  # type: ignore[operator]
+            runs.append((time.process_time() - t0) / n * 1000)
+        return float(np.median(runs))
+
+    def incremental() -> None:
+        front = split.new_front()
+        assert front is not None
+        for a in starts:
+            CqtFront.normalise(front.update(audio[a : a + WINDOW_SAMPLES], a), tail)
+
+    rows = {
+        "whole graph (172 frames)": timed(lambda: [whole.run(audio[a : a + WINDOW_SAMPLES]) for a in starts[:20]], 20),
+        "ONNX front (CQT, normalisation)": timed(
+            lambda: [split._front.run(None, {split._front.get_inputs()[0].name: audio[a : a + WINDOW_SAMPLES][None, :, None]})
+                     for a in starts[:20]], 20),
+        f"incremental front, hop {args.hop}": timed(incremental, len(starts)),
+        f"back on {tail} frames": timed(lambda: [split._back.run(None, {split._cut: f[:, -tail:]}) for f in feats], len(feats)),
+        "back on 172 frames": timed(lambda: [split._back.run(None, {split._cut: f}) for f in feats[:4]], 4),
+    }
+    print(f"{clips[0].name}, {len(starts)} windows at hop {args.hop}; load average {os.getloadavg()[0]:.2f}")
+    for name, ms in rows.items():
+        print(f"{name:34s} {ms:7.2f} ms per window  ({100 * ms / (1000 * hop / MODEL_RATE):5.1f}% of a core at this hop)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``beamsync bench notes`` and of this script."""
     ap = argparse.ArgumentParser(prog="beamsync bench notes", description=__doc__.split("\n\n")[0])
@@ -584,7 +636,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-stem", action="store_true",
                     help="bass notes from the separated bass stem vs from the mix (Slakh stems summed)")
     ap.add_argument("--separator", default="auto", help="with --per-stem: auto, model or dsp")
+    ap.add_argument("--costs", action="store_true", help="CPU per window of each model step (whole, front, back)")
     args = ap.parse_args(argv)
+    if args.costs:
+        return costs(args)
     if args.per_stem:
         return per_stem(args)
     if args.harmony:
