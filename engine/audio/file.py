@@ -58,13 +58,7 @@ def load_audio(path: str | Path, target_rate: int | None = None, *, mono: bool =
     if not blocks:
         raise AudioError(f"{p}: contains no audio frames")
     data = np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
-    finite = np.isfinite(data)
-    if not finite.all():
-        # A float file with NaN/inf (a corrupt or hostile one): one such sample would poison every
-        # streaming filter's state downstream for the rest of the run.
-        frame = int(np.argmin(finite.all(axis=1) if finite.ndim == 2 else finite))
-        raise AudioError(f"{p}: contains samples that are not finite numbers (NaN or infinity), "
-                         f"first at {frame / rate:.3f} s: a corrupt file")
+    _check_finite(data, rate, p)
     if target_rate and target_rate != rate:
         import soxr
 
@@ -73,4 +67,15 @@ def load_audio(path: str | Path, target_rate: int | None = None, *, mono: bool =
         if not len(data):  # e.g. one frame at 768 kHz read at 48 kHz (found by fuzzing)
             raise AudioError(f"{p}: too short: {frames} frame(s) at {rate} Hz leave nothing at {target_rate} Hz")
         rate = target_rate
+        _check_finite(data, rate, p)  # finite samples near float32's limit can resample to inf
     return np.ascontiguousarray(data, dtype=np.float32), int(rate)
+
+
+def _check_finite(data: np.ndarray, rate: int, p: Path) -> None:
+    """Refuse NaN/inf samples (a corrupt or hostile float file): one such sample would poison
+    every streaming filter's state downstream for the rest of the run."""
+    finite = np.isfinite(data)
+    if not finite.all():
+        frame = int(np.argmin(finite.all(axis=1) if finite.ndim == 2 else finite))
+        raise AudioError(f"{p}: contains samples that are not finite numbers (NaN or infinity, or too large "
+                         f"to process), first at {frame / rate:.3f} s: a corrupt file")

@@ -135,3 +135,18 @@ def test_a_file_too_short_to_survive_resampling_is_refused(tmp_path: Path) -> No
     with pytest.raises(AudioError, match="too short"):
         load_audio(p, 48000)
     assert len(load_audio(p)[0]) == 1  # at its own rate it is one sample
+
+
+def test_finite_samples_that_resample_to_infinity_are_refused(tmp_path: Path) -> None:
+    # Found by the long fuzz run (input 47,451 of 100,000): samples near float32's limit are
+    # finite in the file but soxr's output overflowed to inf.
+    x = np.zeros(4800, np.float32)
+    x[100:110] = 3.0e38 * np.array([1, -1] * 5, np.float32)
+    p = tmp_path / "loud.wav"
+    p.write_bytes(_wav(44100, data=x, subtype="FLOAT"))
+    try:
+        y, _ = load_audio(p, 48000)
+    except AudioError as exc:
+        assert "not finite" in str(exc)
+    else:
+        assert np.isfinite(y).all()
