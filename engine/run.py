@@ -177,7 +177,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stems", action="store_true",
                    help="separate drums, bass, vocals, other live and publish per-stem features (docs/architecture.md)")
     p.add_argument("--notes", action="store_true",
-                   help="transcribe notes and harmony live (Basic Pitch; about a third of a core)")
+                   help="transcribe notes and harmony live (Basic Pitch; about 6%% of a core, ~0.2 s behind the music)")
     p.add_argument("--flash-limit", type=float, metavar="N",
                    help="photosensitivity guard: at most N full-field flashes per second (default 3 with --auto, off otherwise; 0 = off)")
     p.add_argument("--on-audio-loss", default="hold", metavar="ACTION", type=_loss_action,

@@ -529,10 +529,14 @@ class ShowRuntime:
                             pos = int(pos) if isinstance(pos, (int, float)) and pos == pos else 0
                             self._fire_beat(d, when, pos if pos > 0 else (d.beat_in_bar % bpb) + 1, bpb)
                         continue
+                    # Envelopes count from the event's own time, but from no earlier than one
+                    # frame before it arrives: notes and chords are known ~0.2 s after they
+                    # sound, and a short pulse timed from the sound would be over unseen.
+                    start = max(when, t - dt_frame)
                     for n in names:
                         values[n] = 1.0
                         d.fired.append(n)
-                        d.last_time[n] = when
+                        d.last_time[n] = start
                     try:
                         self._event_values(values, names[0] if names else "", data)
                     except (TypeError, ValueError, KeyError) as exc:  # malformed data: report, go on

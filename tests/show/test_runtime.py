@@ -257,14 +257,29 @@ signals:
             evs.append(event("onset", 12, stem="drums", label="snare"))
         rt.tick(clocked(k, values={"level": levels[min(k, 4)]}, events=evs))
         vals.append(dict(rt.domains[0].values))
-    # the kick happened at frame 0 though reported at frame 2: the envelope counts from its time
-    assert vals[2]["kick"] == pytest.approx(0.8)
+    # the kick happened at frame 0 though reported at frame 2: the envelope counts from its own
+    # time, but from no earlier than the frame before the one it arrived in (so a late event's
+    # flash is seen near its peak instead of half over)
+    assert vals[2]["kick"] == pytest.approx(0.9)
     assert vals[12]["kick"] == 0.0
     assert vals[0]["sm"] == 1.0
     assert vals[1]["sm"] == pytest.approx(0.5 + 0.5 * math.exp(-0.1))
     assert [vals[k]["gate"] for k in range(5)] == [1.0, 1.0, 1.0, 0.0, 0.0]
     assert vals[0]["m"] == 20.0 and vals[4]["m"] == pytest.approx(10 + 10 * 0.36)
     assert [k for k in range(60) if vals[k]["q"] == 1.0] == [50]  # the snare at 0.12 s waits for the beat
+
+
+def test_a_late_event_still_flashes_a_short_envelope(write):
+    """Notes arrive ~0.2 s after they sound: a 100 ms envelope on them must still light."""
+    text = PARS + "signals:\n  nflash: {envelope: note_on, attack: 0ms, hold: 0ms, decay: 100ms}\n"
+    rt = runtime(write, text)
+    vals = []
+    for k in range(40):
+        evs = [event("note_on", 5, pitch=60, velocity=0.8)] if k == 25 else []  # 0.2 s late
+        rt.tick(clocked(k, events=evs))
+        vals.append(rt.domains[0].values["nflash"])
+    assert max(vals[:25]) == 0.0
+    assert vals[25] == pytest.approx(0.9) and vals[30] == pytest.approx(0.4) and vals[36] == 0.0
 
 
 def test_lfo_and_random_signals_follow_the_beat(write):
