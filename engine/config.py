@@ -182,7 +182,9 @@ def load_yaml(source: str | Path, *, text: str | None = None) -> Any:
     """Parse one YAML document, keeping node positions.
 
     ``source`` is a path; pass ``text`` to parse a string and name it ``source`` in messages.
-    Raises :class:`ConfigError` with file, line and column on any syntax error.
+    Raises :class:`ConfigError` with file, line and column on any syntax error, and for the
+    limits on untrusted input: files over :data:`MAX_CONFIG_BYTES` or not regular files, alias
+    expansion over :data:`MAX_EXPANDED_NODES`, integer literals over :data:`MAX_INTEGER_TEXT`.
     """
     name = str(source)
     if text is None:
