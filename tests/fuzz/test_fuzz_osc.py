@@ -84,10 +84,12 @@ def test_real_socket_run_survives_garbage_and_still_answers() -> None:
         # Poll for the pong: the server thread drains the burst first (no timing assertion;
         # the bound only keeps a broken server from hanging the suite).
         pong = None
+        pings = 0
         give_up = time.monotonic() + 60
         while pong is None and time.monotonic() < give_up:
             client.sendto(encode("/beamsync/ping", 99), srv.address)
             sent += 1
+            pings += 1
             try:
                 while True:
                     reply, _ = client.recvfrom(65536)
@@ -99,7 +101,8 @@ def test_real_socket_run_survives_garbage_and_still_answers() -> None:
         assert pong == encode("/beamsync/pong", 99)
         assert srv._thread is not None and srv._thread.is_alive()
         c = srv.counters
-        assert c.packets + c.kernel_drops <= sent and c.packets >= sent - c.kernel_drops - 20  # pings in flight
+        # every datagram before the answered ping was counted (later pings may still be queued)
+        assert c.packets + c.kernel_drops <= sent and c.packets >= sent - c.kernel_drops - (pings - 1)
         assert c.malformed > 100 and c.oversized > 0
         assert ("master", 0.25) in posted or c.kernel_drops > 0
     finally:
