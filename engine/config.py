@@ -114,6 +114,8 @@ def read_config_text(source: str | Path) -> str:
         raise ConfigError("file not found", Location(name)) from None
     except OSError as exc:
         raise ConfigError(f"cannot read file: {exc.strerror or exc}", Location(name)) from None
+    except ValueError:  # a NUL byte in the path (found by fuzzing an include)
+        raise ConfigError("cannot read file: the path contains a NUL character", Location(name.replace("\0", "\\0"))) from None
     if len(data) > MAX_CONFIG_BYTES:
         raise ConfigError(f"file too large (more than {MAX_CONFIG_BYTES} bytes)", Location(name))
     try:

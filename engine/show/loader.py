@@ -179,7 +179,7 @@ def _read_with_includes(path: Path, text: str | None, ctx: Ctx) -> list[_Doc] | 
         name = str(p)
         try:
             resolved = p.resolve() if txt is None else p.absolute()
-        except (OSError, RuntimeError):  # a symlink loop: reading it reports the error
+        except (OSError, RuntimeError, ValueError):  # a symlink loop, a NUL byte: reading reports it
             resolved = p.absolute()
         if resolved in stack:
             chain = " -> ".join(s.name for s in [*stack, resolved])

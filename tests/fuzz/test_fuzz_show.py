@@ -159,3 +159,19 @@ def test_yaml_tags_never_build_python_objects(tmp_path: Path) -> None:
     except ShowErrors:
         pass
     assert not marker.exists()
+
+
+def test_include_with_a_nul_character_is_an_error(tmp_path: Path) -> None:
+    # Found by the long fuzz run (input 7,302): Path.resolve() raised ValueError.
+    p = tmp_path / "show.yaml"
+    p.write_text('include: ["rig\\0.yaml"]\n')
+    (err,) = _errors(p)
+    assert "NUL character" in err.message
+
+
+def test_fixture_count_is_bounded(tmp_path: Path) -> None:
+    # Found by the long fuzz run (input 5,118): count 2**64 + 1 looped over every fixture.
+    p = tmp_path / "show.yaml"
+    p.write_text("fixtures:\n  - {name: par, profile: led-par-rgb, mode: 5ch, address: 1, count: 18446744073709551617}\n")
+    (err,) = _errors(p)
+    assert "greater than the maximum of 512" in err.message and err.location.line == 2
