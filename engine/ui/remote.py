@@ -243,6 +243,10 @@ class UiProcess:
             if self.process.is_alive():  # hung hard (stopped, stuck in a driver): SIGTERM waits forever
                 self.process.kill()
                 self.process.join(2)
+        if self._spawned and not self.process.is_alive():
+            # Messages still queued for a window that is gone can never be read: without this the
+            # queue's feeder thread, blocked on the full pipe, would hold up this process's exit.
+            self.to_ui.cancel_join_thread()
         elif not self._spawned and self._bridge.is_alive():
             self.from_ui.put(("closed", False))  # ends the bridge
             self._bridge.join(2)
