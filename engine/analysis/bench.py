@@ -432,6 +432,51 @@ def cost_per_frame(seconds: float = 20.0, rate: int = 44100) -> dict[str, float]
             "tracker_ms": 1000 * t_track / n, "onsets_ms": 1000 * max(t_onset, 0.0) / n}
 
 
+def model_lead(rate: int = 44100) -> dict[str, float]:
+    """Median (activation peak - drum onset) in ms on synthetic drum loops (96, 120, 137 BPM,
+    two seeds; the loops of ``tests/analysis/conftest.py``), per shipped model and for their
+    mean: the figure behind ``TrackerOptions.model_lead``."""
+    import importlib.util
+
+    from engine.analysis.activations import DEFAULT_MODELS, BeatActivations
+    from engine.analysis.frontend import FrontEnd
+    from engine.audio.block import AudioBlock
+
+    spec = importlib.util.spec_from_file_location("_drums", REPO / "tests" / "analysis" / "conftest.py")
+    if spec is None or spec.loader is None:
+        raise SystemExit("tests/analysis/conftest.py (the drum loop generator) is missing")
+    drums = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(drums)
+    names = [Path(p).stem for p in DEFAULT_MODELS] + ["mean (ensemble)"]
+    offsets: dict[str, list[float]] = {n: [] for n in names}
+    for bpm in (96, 120, 137):
+        for seed in (0, 1):
+            x, beats, _ = drums.drum_track(rate, bpm, 16, seed=seed)
+            fe = FrontEnd(rate)
+            models = [BeatActivations(p) for p in DEFAULT_MODELS]
+            idx, acts = [], []
+            for s in range(0, len(x), 512):
+                fr = fe.frames_for(AudioBlock(s, x[s : s + 512], rate))
+                for f, i in zip(fr.beat_features, fr.beat_index):
+                    idx.append(i)
+                    acts.append([sum(m.step(f)) for m in models])
+            a_all = np.array(acts)
+            a_all = np.column_stack([a_all, a_all.mean(1)])
+            t_act = (fe.origin + np.array(idx) * fe.beat_hop_input) / rate
+            step = t_act[1] - t_act[0]
+            for col, name in enumerate(names):
+                a = a_all[:, col]
+                for bt in beats[beats > 3.0]:  # after the lock-in
+                    j = int(np.argmin(np.abs(t_act - bt)))
+                    lo, hi = max(j - 3, 1), min(j + 4, len(a) - 1)
+                    p = lo + int(np.argmax(a[lo:hi]))
+                    y0, y1, y2 = a[p - 1], a[p], a[p + 1]
+                    den = y0 - 2 * y1 + y2
+                    frac = 0.5 * (y0 - y2) / den if den < 0 else 0.0
+                    offsets[name].append(t_act[p] + frac * step - bt)
+    return {n: 1000 * float(np.median(v)) for n, v in offsets.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``beamsync bench beats``."""
     p = argparse.ArgumentParser(prog="beamsync bench beats", description=__doc__.splitlines()[0])
@@ -446,6 +491,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--per-file", action="store_true", help="print every file, not only set means")
     p.add_argument("--json", type=Path, help="also write all scores here")
     p.add_argument("--cost", action="store_true", help="only measure the CPU cost per 20 ms frame")
+    p.add_argument("--lead", action="store_true",
+                   help="only measure each model's activation peak vs drum onsets on synthetic loops")
     args = p.parse_args(argv)
     if args.cost:
         c = cost_per_frame()
@@ -455,6 +502,10 @@ def main(argv: list[str] | None = None) -> int:
               f"tracker {c['tracker_ms']:.3f} ms, onsets {c['onsets_ms']:.3f} ms; total "
               f"{sum(c[k] for k in ('frontend_ms', 'model_ms', 'tracker_ms', 'onsets_ms')):.3f} ms = "
               f"{sum(c[k] for k in ('frontend_ms', 'model_ms', 'tracker_ms', 'onsets_ms')) / 20 * 100:.1f}% of real time")
+        return 0
+    if args.lead:
+        for name, ms in model_lead().items():
+            print(f"{name}: activation peak - drum onset, median {ms:+.1f} ms")
         return 0
     if not args.eval.is_dir():
         print(f"no evaluation data at {args.eval}", file=sys.stderr)

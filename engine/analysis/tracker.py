@@ -81,7 +81,7 @@ class TrackerOptions:
     # The activation peak comes this long before the drum onset it marks; beat times are moved
     # by it. Measured on synthetic drum loops (96, 120, 137 BPM, two seeds, 148 beats; median
     # peak - onset): BeatNet model 1 -10.2 ms, model 2 -7.0, model 3 -0.2, their mean (the
-    # shipped ensemble) -6.3 ms. (Set 0.010 when running model 1 alone.)
+    # shipped ensemble) -6.3 ms (`beamsync bench beats --lead`). (0.010 for model 1 alone.)
     model_lead: float = 0.006
     weak_share: float = 0.5  # a beat below this share of the clock's typical peak does not move it
     phase_tolerance: float = 0.1  # a beat within this share of a period of the clock refines it
