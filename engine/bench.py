@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, str] = {
     "ui": "engine.ui.bench:main",
     "notes": "engine.analysis.notes_eval:main",
     "soak": "engine.live.soak:main",
+    "starvation": "engine.live.starvation:main",
 }
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import shutil
 import socket
@@ -237,8 +238,14 @@ class SoakResult:
 # -- the run ------------------------------------------------------------------------------------
 def run_soak(minutes: float = 60.0, *, source: str = "jack", block: int = 256, stems: bool = False,
              notes: bool = False, sample_every: float = 10.0, warmup_minutes: float | None = None,
-             copies: int = 32, on_sample: Callable[[Sample], None] | None = None) -> SoakResult:
-    """Run the engine for ``minutes`` of real time on ``source`` ("jack" or "file") and sample it."""
+             copies: int = 32, on_sample: Callable[[Sample], None] | None = None,
+             extra_analysers: list[str] | None = None, lift_priority: bool = True) -> SoakResult:
+    """Run the engine for ``minutes`` of real time on ``source`` ("jack" or "file") and sample it.
+
+    ``extra_analysers`` are handed to the worker (``"module:factory"``, see
+    :class:`~engine.live.engine.WorkerSpec`); ``lift_priority=False`` leaves the worker at normal
+    priority (the starvation benchmark compares both).
+    """
     from engine.audio.demo import demo_clip
     from engine.audio.filesource import FileSource
     from engine.live.engine import LiveEngine
@@ -260,6 +267,8 @@ def run_soak(minutes: float = 60.0, *, source: str = "jack", block: int = 256, s
     old_env = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
     jack_xruns = {"n": 0}
     engine = None
+    warnings = _Collect(result.messages)  # the worker's log records reach this process's loggers
+    logging.getLogger("beamsync").addHandler(warnings)
     try:
         if source == "jack":
             from engine.audio.errors import AudioError
@@ -275,7 +284,10 @@ def run_soak(minutes: float = 60.0, *, source: str = "jack", block: int = 256, s
             src: Any = AudioProcess(None, SR, block, [0])
         else:
             src = FileSource(samples=clip, sample_rate=SR, block_size=block, loop=True, shared=True)
-        engine = LiveEngine(tmp / "soak.yaml", src, analysis={"stems": stems, "notes": notes})
+        engine = LiveEngine(tmp / "soak.yaml", src, analysis={"stems": stems, "notes": notes},
+                            extra_analysers=extra_analysers)
+        if not lift_priority:
+            engine.spec.loop_priority = engine.spec.worker_nice = None
         rx_sacn.start()
         rx_art.start()
         engine.start(timeout=120)
@@ -331,10 +343,22 @@ def run_soak(minutes: float = 60.0, *, source: str = "jack", block: int = 256, s
         if server is not None:
             server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+        logging.getLogger("beamsync").removeHandler(warnings)
     result.universes_sacn = len(rx_sacn.universes)
     result.universes_artnet = len(rx_art.universes)
     config["load_at_end"] = os.getloadavg()[0]
     return result
+
+
+class _Collect(logging.Handler):
+    """Keeps the engine's warnings (degradation, input loss) as ("log", text) messages."""
+
+    def __init__(self, into: list[tuple[str, str]]) -> None:
+        super().__init__(logging.WARNING)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(("log", record.getMessage()))
 
 
 def _sample(t: float, engine: Any, src: Any, jack_xruns: int, rx_sacn: PacketCounter, rx_art: PacketCounter) -> Sample:
