@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 import socket
+import struct
 import time
 
 import pytest
@@ -115,7 +116,7 @@ def test_fader_set_by_a_double_beyond_float32_is_echoed_as_a_double(osc_harness:
     # made the float32 echo raise OverflowError out of handle_datagram.
     from pythonosc.osc_message import OscMessage
 
-    data = _osc_string("/beamsync/fader/x") + _osc_string(",d") + __import__("struct").pack(">d", 1e39)
+    data = _osc_string("/beamsync/fader/x") + _osc_string(",d") + struct.pack(">d", 1e39)
     srv, sock = osc_harness.server, osc_harness.sock
     sock.sent.clear()
     srv.handle_datagram(data, ("127.0.0.1", 50999), 1.0)
