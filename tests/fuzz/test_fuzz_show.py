@@ -21,7 +21,7 @@ from .conftest import fuzz_settings
 from .targets import alias_bomb, make_show
 
 
-@fuzz_settings(80)
+@fuzz_settings(150)
 @given(rnd=st.randoms(use_true_random=False))
 def test_show_inputs_load_or_fail_with_located_errors(check, rnd) -> None:
     assert check("show", make_show(rnd)) in ("accepted", "refused")
