@@ -175,3 +175,13 @@ def test_fixture_count_is_bounded(tmp_path: Path) -> None:
     p.write_text("fixtures:\n  - {name: par, profile: led-par-rgb, mode: 5ch, address: 1, count: 18446744073709551617}\n")
     (err,) = _errors(p)
     assert "greater than the maximum of 512" in err.message and err.location.line == 2
+
+
+@pytest.mark.parametrize("position", ["{x: 1.0e+308, y: 0}", "[0, -1.0e+300, 0]"])
+def test_absurd_fixture_positions_are_refused(tmp_path: Path, position: str) -> None:
+    # Found by the long fuzz run: 1e308 metres became inf in the float32 position arrays (an
+    # overflow warning, NaN in every x/y/z expression).
+    p = tmp_path / "show.yaml"
+    p.write_text(f"fixtures:\n  - {{name: par, profile: led-par-rgb, mode: 5ch, address: 1, position: {position}}}\n")
+    (err,) = _errors(p)
+    assert "than the maximum of 100000" in err.message or "than the minimum of -100000" in err.message
