@@ -314,6 +314,9 @@ def run_soak(minutes: float = 60.0, *, source: str = "jack", block: int = 256, s
             if not engine.alive:
                 result.failed = "the engine worker exited: " + "; ".join(t for k, t in result.messages if k == "error")
                 break
+            if player is not None and player.poll() is not None:
+                result.failed = f"the music player left (exit {player.returncode}); the input would be silence"
+                break
             if now >= next_sample:
                 s = _sample(now - t0, engine, src, jack_xruns["n"], rx_sacn, rx_art)
                 result.samples.append(s)
