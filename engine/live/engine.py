@@ -90,7 +90,8 @@ def _lift_priority(spec: WorkerSpec, *, fifo: bool) -> None:
     import os
 
     try:
-        if fifo and spec.loop_priority is not None:
+        if fifo and spec.loop_priority is not None and (os.cpu_count() or 1) >= 2:
+            # (On one core a realtime loop over budget would starve everything else.)
             os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(spec.loop_priority))
         elif not fifo and spec.worker_nice is not None:
             os.setpriority(os.PRIO_PROCESS, 0, spec.worker_nice)  # this thread (Linux nice is per thread)
