@@ -106,7 +106,10 @@ def describe(value: Any) -> str:
     if isinstance(value, (int, float)):
         return f"a number ({value})"
     if isinstance(value, str):
-        short = value if len(value) <= 40 else value[:37] + "..."
+        # Escaped control characters keep every message on one line (a multi-line block
+        # scalar was quoted with its newlines: found by fuzzing).
+        flat = value.encode("unicode_escape").decode("ascii") if not value.isprintable() else value
+        short = flat if len(flat) <= 40 else flat[:37] + "..."
         return f"text '{short}'"
     if isinstance(value, dict):
         return "a mapping"

@@ -185,3 +185,12 @@ def test_absurd_fixture_positions_are_refused(tmp_path: Path, position: str) -> 
     p.write_text(f"fixtures:\n  - {{name: par, profile: led-par-rgb, mode: 5ch, address: 1, position: {position}}}\n")
     (err,) = _errors(p)
     assert "than the maximum of 100000" in err.message or "than the minimum of -100000" in err.message
+
+
+def test_a_text_document_is_named_on_one_line(tmp_path: Path) -> None:
+    # Found by the long fuzz run (seed 2, input 19,938): a show that is one block of text was
+    # quoted with its newlines in "a show file must be a mapping of sections, found text ...".
+    p = tmp_path / "show.yaml"
+    p.write_text("|\n  outputs:\n    name: main\n")
+    (err,) = _errors(p)
+    assert "must be a mapping" in err.message and "\n" not in err.message and "\\n" in err.message
