@@ -144,9 +144,11 @@ layers:
 def _clicks(path: Path, bpm: float, seconds: float = 8.0, sr: int = 48000) -> Path:
     import soundfile as sf
 
-    x = np.zeros(int(sr * seconds), np.float32)
     step = 60.0 / bpm
-    for t in np.arange(0.25, seconds, step):
+    # A whole number of beats, so that the looped file (``run --loop``) has no seam in its beat.
+    seconds = round(seconds / step) * step
+    x = np.zeros(int(round(sr * seconds)), np.float32)
+    for t in 0.25 + step * np.arange(round(seconds / step)):
         i = int(t * sr)
         n = min(int(0.02 * sr), len(x) - i)
         x[i:i + n] += (0.8 * np.sin(2 * np.pi * 1500 * np.arange(n) / sr) * np.exp(-np.arange(n) / 200)).astype(np.float32)
