@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,22 @@ def no_jack():
     else fail (an installed jackd that cannot start is a real problem, e.g. JACK's server
     registry full of killed servers, not a reason to skip every audio-path test)."""
     return _no_jack
+
+
+def _wait_until(cond, timeout: float) -> bool:  # noqa: ANN001
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture(scope="session")
+def wait_until():
+    """``wait_until(cond, timeout)``: poll ``cond()`` every 50 ms; True once it holds, False
+    when ``timeout`` seconds pass first (for processes and sockets that settle in their time)."""
+    return _wait_until
 
 
 @pytest.fixture(scope="session")

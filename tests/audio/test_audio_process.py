@@ -13,16 +13,7 @@ from engine.audio.jackserver import JackDummyServer
 from engine.audio.process import AudioProcess
 
 
-def _wait(cond, timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def test_input_survives_server_loss_outputs_keep_sending_and_input_resumes(own_jack, tmp_path):
+def test_input_survives_server_loss_outputs_keep_sending_and_input_resumes(own_jack, tmp_path, wait_until):
     from engine.live.engine import LiveEngine
 
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -55,9 +46,9 @@ def test_input_survives_server_loss_outputs_keep_sending_and_input_resumes(own_j
 
     try:
         engine.start()
-        assert _wait(lambda: src.ring.write_position > 24000, 10), "no audio from the JACK input"
+        assert wait_until(lambda: src.ring.write_position > 24000, 10), "no audio from the JACK input"
         own_jack["server"].stop()  # the device disappears
-        assert _wait(lambda: src.state == "lost", 10), src.state
+        assert wait_until(lambda: src.state == "lost", 10), src.state
         at_loss = src.ring.write_position
         # The show keeps rendering and the output keeps its stream alive (a static look is sent
         # on change plus the E1.31 keep-alive, about one packet a second).
@@ -67,8 +58,8 @@ def test_input_survives_server_loss_outputs_keep_sending_and_input_resumes(own_j
         assert src.ring.write_position == at_loss
         assert engine.alive
         own_jack["server"] = JackDummyServer(name=own_jack["server"].name)  # the device returns
-        assert _wait(lambda: src.state == "running", 20), f"input did not come back: {src.events}"
-        assert _wait(lambda: src.ring.write_position > at_loss + 24000, 10), "no audio after the device returned"
+        assert wait_until(lambda: src.state == "running", 20), f"input did not come back: {src.events}"
+        assert wait_until(lambda: src.ring.write_position > at_loss + 24000, 10), "no audio after the device returned"
         assert src.losses == 1 and src.restarts == 1
         seen.clear()
         assert packets(1.5) >= 1

@@ -15,25 +15,16 @@ from engine.audio.jackserver import JackDummyServer
 from engine.audio.process import AudioProcess
 
 
-def _wait(cond, timeout: float) -> bool:  # noqa: ANN001
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def test_device_returning_at_another_rate_stays_lost_says_why_once_and_recovers_at_the_right_rate(own_jack) -> None:
+def test_device_returning_at_another_rate_stays_lost_says_why_once_and_recovers_at_the_right_rate(own_jack, wait_until) -> None:
     src = AudioProcess(None, 48000, 256, [0], max_backoff=0.5)
     src.start()
     try:
-        assert _wait(lambda: src.ring.write_position > 24000, 10), "no audio from the JACK input"
+        assert wait_until(lambda: src.ring.write_position > 24000, 10), "no audio from the JACK input"
         name = own_jack["server"].name
         own_jack["server"].stop()
-        assert _wait(lambda: src.state == "lost", 10), src.state
+        assert wait_until(lambda: src.state == "lost", 10), src.state
         own_jack["server"] = JackDummyServer(rate=44100, name=name)  # back, at another rate
-        assert _wait(lambda: src.last_error is not None, 20), src.events
+        assert wait_until(lambda: src.last_error is not None, 20), src.events
         at = src.ring.write_position
         time.sleep(2.5)  # several retries at 0.5 s back-off
         assert src.state == "lost"
@@ -43,8 +34,8 @@ def test_device_returning_at_another_rate_stays_lost_says_why_once_and_recovers_
         assert "48000" in reasons[0] and "44100" in reasons[0], reasons[0]
         own_jack["server"].stop()
         own_jack["server"] = JackDummyServer(rate=48000, name=name)
-        assert _wait(lambda: src.state == "running", 20), src.events
-        assert _wait(lambda: src.ring.write_position > at + 24000, 10), "no audio after the rate was restored"
+        assert wait_until(lambda: src.state == "running", 20), src.events
+        assert wait_until(lambda: src.ring.write_position > at + 24000, 10), "no audio after the rate was restored"
         assert src.last_error is None and src.losses == 1 and src.restarts == 1
     finally:
         src.stop()

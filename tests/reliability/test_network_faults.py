@@ -107,16 +107,7 @@ class _Counter(threading.Thread):
                 return
 
 
-def _wait(cond, timeout: float) -> bool:  # noqa: ANN001
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def test_link_down_counts_send_errors_show_goes_on_and_link_up_recovers(link, tmp_path: Path) -> None:
+def test_link_down_counts_send_errors_show_goes_on_and_link_up_recovers(link, tmp_path: Path, wait_until) -> None:
     eng_ns, node_ns, net = link
 
     def receiver() -> socket.socket:
@@ -162,12 +153,12 @@ def test_link_down_counts_send_errors_show_goes_on_and_link_up_recovers(link, tm
     loop = threading.Thread(target=run, daemon=True)
     loop.start()
     try:
-        assert _wait(lambda: min(c.count for c in counters) >= 10, 10), "no packets reached the node"
+        assert wait_until(lambda: min(c.count for c in counters) >= 10, 10), "no packets reached the node"
         assert errors() == [0, 0]
 
         assert _ip("-n", eng_ns, "link", "set", "veth0", "down").returncode == 0
         frames_at_down = core.stats.show_frames
-        assert _wait(lambda: min(errors()) >= 20, 10), f"send errors not counted: {errors()}"
+        assert wait_until(lambda: min(errors()) >= 20, 10), f"send errors not counted: {errors()}"
         snaps = core.scheduler.snapshot()
         assert all("ENETUNREACH" in (s.last_error or "") for s in snaps), [s.last_error for s in snaps]
         assert core.stats.show_frames > frames_at_down + 50  # the show kept rendering
@@ -175,7 +166,7 @@ def test_link_down_counts_send_errors_show_goes_on_and_link_up_recovers(link, tm
 
         assert _ip("-n", eng_ns, "link", "set", "veth0", "up").returncode == 0
         back = [c.count for c in counters]
-        assert _wait(lambda: all(c.count >= b + 10 for c, b in zip(counters, back)), 10), "no packets after link up"
+        assert wait_until(lambda: all(c.count >= b + 10 for c, b in zip(counters, back)), 10), "no packets after link up"
         settled = errors()
         time.sleep(0.5)
         assert errors() == settled, "errors still growing with the link up"

@@ -29,16 +29,7 @@ layers: [{{name: base, look: main}}]
 """
 
 
-def _wait(cond, timeout: float) -> bool:  # noqa: ANN001
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return False
-
-
-def test_deleted_broken_and_oversized_show_files_keep_the_last_good_show_on_the_wire(tmp_path: Path) -> None:
+def test_deleted_broken_and_oversized_show_files_keep_the_last_good_show_on_the_wire(tmp_path: Path, wait_until) -> None:
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rx.bind(("127.0.0.1", 0))
     rx.settimeout(0.05)
@@ -73,7 +64,7 @@ def test_deleted_broken_and_oversized_show_files_keep_the_last_good_show_on_the_
         ]
         for k, (what, damage, needle) in enumerate(faults, start=1):
             damage()
-            assert _wait(lambda: reload_message(needle) is not None, 10), (what, messages)
+            assert wait_until(lambda: reload_message(needle) is not None, 10), (what, messages)
             assert str(show) in reload_message(needle) or "show.yaml" in reload_message(needle), (what, messages)
             values = slot_values(0.5)
             assert len(values) >= 3 and set(values) == {128}, (what, values)  # the last good show, still sent
@@ -81,8 +72,8 @@ def test_deleted_broken_and_oversized_show_files_keep_the_last_good_show_on_the_
             assert engine.alive
         frames = engine.status["show_frames"]
         show.write_text(SHOW.format(port=port, level=1.0))  # fixed: takes over
-        assert _wait(lambda: engine.status["show_generation"] == 1, 10)
-        assert _wait(lambda: slot_values(0.2)[-1:] == [255], 5)
+        assert wait_until(lambda: engine.status["show_generation"] == 1, 10)
+        assert wait_until(lambda: slot_values(0.2)[-1:] == [255], 5)
         assert engine.status["show_reload_errors"] == 0
         assert engine.status["show_frames"] > frames
     finally:
