@@ -421,11 +421,16 @@ class ShowRuntime:
             self._pending = None
             self._install(pending, carry=self.domains)
         self.frames += 1
-        for d, frame in zip(self.domains, self._domain_frames):
-            try:
-                self._tick_domain(d, frame, inputs)
-            except Exception as exc:  # a bug or malformed input: keep the last frame going out
-                self._fault("frame", exc)
+        # Expression values beyond float32 (``1e308 * level``) become +-inf in the float32
+        # attribute frames, as ``1/0`` already does, and the renderer clamps them to the
+        # channel's range; without this numpy warns on every such frame (and a warnings
+        # filter set to "error" turned the look into a fault). One errstate per frame.
+        with np.errstate(over="ignore"):
+            for d, frame in zip(self.domains, self._domain_frames):
+                try:
+                    self._tick_domain(d, frame, inputs)
+                except Exception as exc:  # a bug or malformed input: keep the last frame going out
+                    self._fault("frame", exc)
         if len(self.domains) > 1:
             self._combine()
         return self.attrs

@@ -559,3 +559,17 @@ def test_stage_position_variables(write, tmp_path):
     a = ShowRuntime(load_show(path)).tick(clocked(0))
     np.testing.assert_allclose(a.intensity[:4], [0.0, 0.5, 1.0, 0.0])  # the bar hangs lower
     np.testing.assert_array_equal(a.cell_intensity, [0, 0, 0, 0, 1, 1, 1, 1])  # cells right of centre
+
+
+@pytest.mark.parametrize("value", ["1e308", "'level * 1e308'", "'-1e308'"])
+def test_values_beyond_float32_clamp_like_any_out_of_range_value(write, value):
+    # float32 attribute frames: 1e308 becomes inf (as 1/0 does) and renders clamped, without a
+    # numpy overflow warning (which a warnings filter set to "error" turned into a look fault)
+    rt = runtime(write, PARS + f"looks:\n  on: [{{group: pars, intensity: {value}}}]\nlayers: [{{name: main, look: on}}]\n")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        dmx = rt.render(clocked(0, values={"level": 0.5}))
+    assert not rt.faults
+    assert dmx.data[0, 0] == (0 if value.startswith("'-") else 255)  # par 1 dimmer at address 1
