@@ -96,7 +96,8 @@ def _run(args: argparse.Namespace) -> int:
     print(f"beamsync: {what}, {source.sample_rate} Hz; show {show}", file=sys.stderr)
     flash_limit = args.flash_limit if args.flash_limit is not None else (3.0 if getattr(args, "auto", False) else 0.0)
     engine = LiveEngine(show, source, mode=args.engine, on_audio_loss=args.on_audio_loss, flash_limit=flash_limit,
-                        analysis={"notes": bool(args.notes), "stems": bool(args.stems)})
+                        analysis={"notes": bool(args.notes or args.notes_per_stem), "stems": bool(args.stems),
+                                  "notes_per_stem": bool(args.notes_per_stem)})
     started = time.monotonic()
     controls = None
     try:
@@ -178,6 +179,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="separate drums, bass, vocals, other live and publish per-stem features (docs/architecture.md)")
     p.add_argument("--notes", action="store_true",
                    help="transcribe notes and harmony live (Basic Pitch; about 6%% of a core, ~0.2 s behind the music)")
+    p.add_argument("--notes-per-stem", action="store_true",
+                   help="transcribe the separated bass, vocals and other stems instead of the mix (implies --notes; "
+                        "about 23%% of a core)")
     p.add_argument("--flash-limit", type=float, metavar="N",
                    help="photosensitivity guard: at most N full-field flashes per second (default 3 with --auto, off otherwise; 0 = off)")
     p.add_argument("--on-audio-loss", default="hold", metavar="ACTION", type=_loss_action,

@@ -61,13 +61,15 @@ class AnalysisResult:
                 sections.append({"time": sec(e.time), "kind": e.data["kind"],
                                  "confidence": round(float(e.data["confidence"]), 3), "detected_at": sec(e.detected_at)})
             elif e.name == "note_on":
-                note_on[(int(e.data["pitch"]), int(e.time))] = e.detected_at
+                note_on[(str(e.data.get("stem", "mix")), int(e.data["pitch"]), int(e.time))] = e.detected_at
             elif e.name == "note_off":
                 onset = int(e.data["onset"])
+                stem = str(e.data.get("stem", "mix"))
                 notes.append({"onset": sec(onset), "offset": sec(e.time), "pitch": int(e.data["pitch"]),
                               "velocity": int(round(127 * float(e.data["velocity"]))) if float(e.data["velocity"]) <= 1.0
                               else int(e.data["velocity"]),
-                              "detected_at": sec(note_on.get((int(e.data["pitch"]), onset), e.detected_at))})
+                              "detected_at": sec(note_on.get((stem, int(e.data["pitch"]), onset), e.detected_at)),
+                              "stem": stem})
         return {"duration": round(self.duration, 4), "sample_rate": self.sample_rate,
                 "beats": beats, "tempo": tempo, "onsets": onsets, "notes": notes, "sections": sections,
                 "options": {"predict": self.pipeline.options.predict},

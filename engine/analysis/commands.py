@@ -36,7 +36,8 @@ def _run(args: argparse.Namespace) -> int:
     out = None if args.json in (None, "-") else Path(args.json)
     if out is not None and not out.parent.exists():
         raise AnalyzeError(f"--json {out}: folder {out.parent} does not exist")
-    opts = AnalysisOptions(predict=not args.no_predict, levels=False, notes=args.notes)
+    opts = AnalysisOptions(predict=not args.no_predict, levels=False, notes=args.notes or args.notes_per_stem,
+                           notes_per_stem=args.notes_per_stem)
     show = args.progress or (not args.quiet and sys.stderr.isatty())
     result = analyze_file(args.audio, opts, block=args.block, progress=_progress_bar(sys.stderr) if show else None)
     doc = result.to_json()
@@ -68,6 +69,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", metavar="OUT", help="write the JSON here ('-' or absent: standard output)")
     p.add_argument("--no-predict", action="store_true", help="report beats when detected, not predicted ahead")
     p.add_argument("--notes", action="store_true", help="transcribe notes (Basic Pitch; about 1/3 of a core per real-time second)")
+    p.add_argument("--notes-per-stem", action="store_true",
+                   help="transcribe the separated bass, vocals and other stems instead of the mix (implies --notes; "
+                        "about 3.4x the CPU of --notes, measured by 'beamsync bench notes --per-stem')")
     p.add_argument("--plot", metavar="PNG", help="also draw the analysis lanes (beats, onsets, sections, notes, tempo) here")
     p.add_argument("--block", type=int, default=512, help="frames per block fed to the analysers (default 512)")
     p.add_argument("--progress", action="store_true", help="show the progress bar even when stderr is not a terminal")

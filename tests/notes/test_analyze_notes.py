@@ -42,3 +42,25 @@ def test_analyze_command_with_notes(tmp_path: Path) -> None:
     notes = json.loads(out.read_text())["notes"]
     assert [n["pitch"] for n in notes] == [62, 69]
     assert set(notes[0]) >= {"onset", "offset", "pitch", "velocity", "detected_at"}
+
+
+def test_analyze_command_with_notes_per_stem(tmp_path: Path) -> None:
+    # --notes-per-stem implies --notes and transcribes the separated stems; every note says
+    # which stem it came from (the same tone may be heard in several stems' leakage)
+    wav = tmp_path / "tones.wav"
+    sf.write(wav, render([(62, 0.4, 0.6), (69, 1.2, 0.6)], 2.4), RATE)
+    out = tmp_path / "out.json"
+    run = subprocess.run([sys.executable, "-m", "engine.cli", "analyze", str(wav), "--notes-per-stem", "--json", str(out),
+                          "--quiet"], capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stderr
+    notes = json.loads(out.read_text())["notes"]
+    assert {n["stem"] for n in notes} <= {"bass", "vocals", "other"}
+    assert {62, 69} <= {n["pitch"] for n in notes}
+    for n in notes:
+        assert n["offset"] > n["onset"] and n["detected_at"] >= n["onset"]
+
+
+def test_mix_notes_are_labelled_mix() -> None:
+    audio = render([(60, 0.5, 0.5)], 1.6)
+    notes = analyze_samples(audio, RATE, AnalysisOptions(**ONLY_NOTES)).to_json()["notes"]
+    assert [(n["pitch"], n["stem"]) for n in notes] == [(60, "mix")]
