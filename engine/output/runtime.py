@@ -29,17 +29,20 @@ class Outputs:
     ``universes`` are the rig universes the patch uses; universes only an output names are
     added (they are sent as they are, all zero unless something writes them).
     ``sender_factory(config, buffer)`` replaces the registry's constructors (tests inject fake
-    sockets that way); disabled outputs get no sender either way.
+    sockets that way); disabled outputs get no sender either way. ``buffer`` hands in a frame
+    buffer built elsewhere (with at least those universes) instead of a new one: the
+    :class:`~engine.output.process.OutputProcess` passes its shared-memory buffer.
     """
 
     def __init__(
         self, configs: Iterable[OutputConfig], universes: Iterable[int] = (), *,
         clock: Callable[[], float] = time.monotonic, depth: int = 16,
         sender_factory: Callable[[OutputConfig, FrameBuffer], Sender] | None = None,
+        buffer: FrameBuffer | None = None,
     ) -> None:  # fmt: skip
         self.configs = [c for c in configs]
         wanted = sorted(set(int(u) for u in universes) | set(rig_universes(self.configs)))
-        self.buffer = FrameBuffer(wanted, depth=depth)
+        self.buffer = buffer if buffer is not None else FrameBuffer(wanted, depth=depth)
         if sender_factory is None:
             self.senders = create_senders(self.configs, self.buffer)
         else:
@@ -100,6 +103,10 @@ class Outputs:
     def tick(self, now: float) -> int:
         """Drive every output once at ``now`` (deterministic; for tests and offline renders)."""
         return self.scheduler.tick(now)
+
+    def kick(self, now: float | None = None) -> None:
+        """Send every output now instead of at its next slot (see :meth:`OutputScheduler.kick`)."""
+        self.scheduler.kick(now)
 
     def stop(self) -> None:
         """Stop the threads and close every sender (sACN stream termination)."""
