@@ -23,6 +23,11 @@ class BeatAnalyser:
 
     ``keep_activations`` stores every frame's (beat, downbeat) activation in
     :attr:`activations` (for benchmarks and plots; off in live use).
+
+    The silence gate's input: each fast front-end frame (23 ms window, hop 5.8 ms) whose RMS is
+    at least ``TrackerOptions.gate_dbfs`` counts as sound; each beat frame tells the tracker how
+    long before its ready time the last such frame ended (frames ending later are not used, so
+    chunked processing stays equal to whole-file processing).
     """
 
     def __init__(self, frontend: FrontEnd, options: TrackerOptions | None = None, *,
@@ -35,23 +40,36 @@ class BeatAnalyser:
         self.tracker = BeatTracker(frontend.beat_hop_input, 0, opts, fire_ahead)
         self.keep_activations = keep_activations
         self.activations: list[tuple[float, float]] = []
+        w = frontend.fast_window_fn.astype(np.float64)
+        # Parseval: mean square of the windowed frame from its one-sided magnitudes, over the
+        # window's mean square, estimates the signal's mean square (as LevelMeter's levels)
+        self._power_scale = 2.0 / (len(w) * float((w * w).sum()))
+        self._gate_power = 10.0 ** (opts.gate_dbfs / 10.0)
+        self._last_sound = -np.inf  # input frame one past the last fast frame above the gate
 
     def reset(self) -> None:
         """Forget the stream (the front end is reset by its owner)."""
         self.model.reset()
         self.tracker.reset()
         self.activations = []
+        self._last_sound = -np.inf
 
     def process(self, block: AudioBlock) -> list[FeatureEvent]:
         """Beat and tempo events decided on the beat frames this block completes."""
         fr = self.fe.frames_for(block)
         self.tracker.origin = self.fe.origin
         events: list[FeatureEvent] = []
+        power = np.einsum("ij,ij->i", fr.fast_mag, fr.fast_mag, dtype=np.float64) * self._power_scale
+        sound_ends = fr.fast_end[power >= self._gate_power]  # ascending
         for feats, index, ready in zip(fr.beat_features, fr.beat_index, fr.beat_ready):
             beat, down = self.model.step(feats)
             if self.keep_activations:
                 self.activations.append((beat, down))
-            events.extend(self.tracker.step(int(index), beat, down, int(ready)))
+            k = int(np.searchsorted(sound_ends, ready, "right"))
+            last = float(sound_ends[k - 1]) if k else self._last_sound
+            events.extend(self.tracker.step(int(index), beat, down, int(ready), quiet=float(ready) - last))
+        if len(sound_ends):
+            self._last_sound = float(sound_ends[-1])
         return events
 
     def clock(self, now: int) -> BeatClock:

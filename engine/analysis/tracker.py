@@ -23,7 +23,19 @@ Two layers:
    new beats; and while the HMM is sure of a tempo more than 30 % from the clock's (e.g. half
    of it), its beats are not taken as the clock's even where they coincide with them.
 
-Manual override (tap, nudge, resync-to-downbeat, manual mode) acts on both layers.
+**The silence gate.** A breakdown is not silence: while there is sound the clock flies on
+alone for ``hold`` seconds after the last clear beat. But when the *input* is truly silent (the
+caller passes how long it has been below the gate level, e.g. −60 dBFS, see
+:class:`~engine.analysis.beats.BeatAnalyser`) for longer than ``gate_seconds`` or
+``gate_beats`` beat periods, whichever is longer, the music has stopped: no beat fires, the
+confidence drops to 0 and the tracker must lock again (from the first two or three beats)
+when sound returns. The HMM is then only advanced, not updated: silence says nothing about the
+beat, so it keeps its tempo (no tempo transitions while gated) and carries its phase forward;
+the tempo events keep reporting the held tempo, with confidence 0. Activations cannot make
+this decision: the model's output on silence looks like its output in a drumless breakdown.
+
+Manual override (tap, nudge, resync-to-downbeat, manual mode) acts on both layers; manual mode
+ignores the gate (the user's grid is fired until the user says otherwise).
 All times given to and returned by the public methods are input stream frames.
 """
 
@@ -86,6 +98,17 @@ class TrackerOptions:
     weak_share: float = 0.5  # a beat below this share of the clock's typical peak does not move it
     phase_tolerance: float = 0.1  # a beat within this share of a period of the clock refines it
     hold: float = 8.0  # seconds the clock keeps firing on its own after the last clear beat
+    # The silence gate: input below ``gate_dbfs`` (RMS, 0 dBFS = RMS 1.0) for longer than
+    # max(gate_seconds, gate_beats periods) stops the beats. One second is beyond any rest a
+    # band plays on the grid at dance tempi and short enough that nobody sees the lights pulse
+    # on an empty room; two periods keep a one-beat rest (a stop on the "and") at slow tempi
+    # (2 beats at 60 BPM = 2 s) from closing it. -60 dBFS is the level that
+    # :class:`~engine.analysis.structure.StructureAnalyser` also calls silence: far below any
+    # sustained musical passage in mixed music (a quiet pad sits at -40 dBFS), above dither, a
+    # DAW's silence and a muted mixer channel.
+    gate_dbfs: float = -60.0
+    gate_seconds: float = 1.0
+    gate_beats: float = 2.0
     predict: bool = True
     tempo_every: float = 1.0  # seconds between tempo events
     sure: float = 0.5  # HMM concentration at which its tempo may overrule the beat clock's
@@ -170,6 +193,7 @@ class BeatTracker:
         self._user_offset = 0.0  # input frames, from nudge()
         self.mode = AUTO
         self._taps: list[float] = []
+        self.gated = False  # the input has been silent past the gate time: no beats
 
     def _to_frames(self, index: float) -> float:
         return self.origin + index * self.hop + self._user_offset
@@ -200,14 +224,29 @@ class BeatTracker:
         return int(s), int(t), int(p)
 
     # ------------------------------------------------------------------ public
-    def step(self, index: int, beat: float, downbeat: float, now: int) -> list[FeatureEvent]:
+    def step(self, index: int, beat: float, downbeat: float, now: int, quiet: float = 0.0) -> list[FeatureEvent]:
         """Advance to activation frame ``index`` (consecutive); ``now`` is the stream frame
-        at which this runs (the end of the audio seen so far). Returns beat and tempo events."""
+        at which this runs (the end of the audio seen so far); ``quiet``: for how many input
+        frames before ``now`` the input has been silent (below ``gate_dbfs``; 0 while there is
+        sound, ``inf`` before any). Returns beat and tempo events."""
         events: list[FeatureEvent] = []
         self._index = index
         self._act[index % len(self._act)] = beat + downbeat
         # mean of everything so far for the first 2 s, then an exponential average
         self._mean_act += (beat + downbeat - self._mean_act) / min(index + 1, 2.0 * self.opt.fps)
+        self._update_gate(quiet)
+        if not self.gated:  # (silent input: nothing to observe, nothing to record)
+            events.extend(self._observe(index, beat, downbeat, now))
+        if self.opt.predict or self.mode == MANUAL:
+            events.extend(self._fire(now))
+        if now - self._last_tempo_event >= self.opt.tempo_every * self.opt.fps * self.hop and self.period:
+            self._last_tempo_event = now
+            events.append(FeatureEvent("tempo", int(now), int(now), self.bpm,
+                                       {"bpm": self.bpm, "confidence": self.confidence, "beats_per_bar": self.meter}))
+        return events
+
+    def _observe(self, index: int, beat: float, downbeat: float, now: int) -> list[FeatureEvent]:
+        """The HMM's forward step on this frame's activations, and the beat it has just passed."""
         s, t, p = self._forward(beat, downbeat)
         interval = int(self.intervals[t])
         meter = int(self.slot_meter[s])
@@ -219,24 +258,48 @@ class BeatTracker:
             self._record(self._refine(cand, index) + self.opt.model_lead * self.opt.fps, k, meter, interval)
             if not self.opt.predict and self.locked and self.mode == AUTO and self.anchor is not None:
                 # confirmed mode: fire the beat just put on the clock (not a re-interpreted old one)
-                t = self._to_frames(self.anchor)
-                if t > self._last_fired + 0.5 * self.period * self.hop and index - self.anchor <= 4:
-                    self._last_fired = t
-                    events.append(self._beat_event(t, now, self.anchor_beat, False))
-        if self.opt.predict or self.mode == MANUAL:
-            events.extend(self._fire(now))
-        if now - self._last_tempo_event >= self.opt.tempo_every * self.opt.fps * self.hop and self.period:
-            self._last_tempo_event = now
-            events.append(FeatureEvent("tempo", int(now), int(now), self.bpm,
-                                       {"bpm": self.bpm, "confidence": self.confidence, "beats_per_bar": self.meter}))
-        return events
+                time = self._to_frames(self.anchor)
+                if time > self._last_fired + 0.5 * self.period * self.hop and index - self.anchor <= 4:
+                    self._last_fired = time
+                    return [self._beat_event(time, now, self.anchor_beat, False)]
+        return []
+
+    def _update_gate(self, quiet: float) -> None:
+        """Close the gate once the input has been silent past the gate time, open it on sound."""
+        o = self.opt
+        gate = max(o.gate_seconds * o.fps, o.gate_beats * (self.period or 0.0)) * self.hop
+        silent = quiet > gate
+        if silent and not self.gated and self.mode == AUTO:
+            self._forget_grid()
+        self.gated = silent
+
+    def _forget_grid(self) -> None:
+        """The music stopped. Whatever comes next (the same song after a pause, the next song)
+        is locked afresh from its own beats: phase and beat in bar are unknown. Only the tempo
+        is kept (the HMM's belief over tempi and meters, and ``period`` for the tempo events),
+        so a return at the same tempo locks in two or three beats."""
+        a = self._alpha
+        tempo = a.sum((0, 2))  # (tempi,)
+        slot = np.zeros(len(self.slot_meter))
+        for m in self.opt.meters:
+            mine = self.slot_meter == m
+            slot[mine] = a[mine].sum() / m  # the meter's weight, spread over its beats
+        a[...] = slot[:, None, None] * (tempo / self.intervals)[None, :, None] * self._valid[None]
+        a /= a.sum()
+        self._acquired = False
+        self._run = []
+        self._candidate = []
+        self.confidence = 0.0
+        self._evidence = 0.0
+        self._last_good = -1e9
 
     @property
     def locked(self) -> bool:
-        """Beats are being published: manual mode, or three consistent beats seen and confident."""
+        """Beats are being published: manual mode, or three consistent beats seen, confident (or
+        within ``hold`` of the last confident beat) and the input not silent past the gate."""
         if self.mode == MANUAL:
             return True
-        if not self._acquired:
+        if not self._acquired or self.gated:
             return False
         # through a breakdown the clock flies on alone for `hold` seconds
         return self.confidence >= self.opt.min_confidence or self._index - self._last_good <= self.opt.hold * self.opt.fps
@@ -362,7 +425,10 @@ class BeatTracker:
 
     def _fit(self, interval: float, k: int, meter: int) -> None:
         """Period and phase of the beat clock from the beats in ``_run`` (a line through them)."""
-        step = self.period if self.period and self._acquired else float(interval)
+        # relocking after a silence at the tempo held through it: that period (fitted over many
+        # beats) is finer than the HMM's whole-frame interval
+        held = not self._acquired and self.period is not None and abs(self.period - interval) <= 1.0
+        step = self.period if self.period and (self._acquired or held) else float(interval)
         t = np.asarray(self._run)
         t = t[t >= t[-1] - 8.5 * step]  # the last eight beats or so: a tempo may drift
         if len(t) >= 3:
@@ -371,7 +437,7 @@ class BeatTracker:
             period = float(np.clip(slope, 0.92 * interval, 1.08 * interval))
             anchor = 0.5 * t[-1] + 0.5 * (icpt + slope * idx[-1])
         else:
-            period, anchor = float(interval), float(t[-1])
+            period, anchor = (step if held else float(interval)), float(t[-1])
         self.period, self.anchor, self.anchor_beat, self.meter = period, anchor, k, meter
         if self.confidence >= self.opt.min_confidence:
             self._last_good = self._index
@@ -460,4 +526,6 @@ class BeatTracker:
             raise ValueError(f"unknown tracker mode {mode!r} (auto or manual)")
         if mode == AUTO and self.mode == MANUAL and self.period:
             self._seed(self.period, self.anchor if self.anchor is not None else float(self._index))
+        if mode == AUTO and self.mode == MANUAL and self.gated:
+            self._forget_grid()  # back to auto in silence: nothing to fire until the music returns
         self.mode = mode

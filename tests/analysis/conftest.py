@@ -34,13 +34,16 @@ def feed(analyser, x: np.ndarray, rate: int, sizes) -> list:
 
 def drum_track(rate: int, bpm: float, seconds: float, *, meter: int = 4, start: float = 0.5,
                gaps: tuple[tuple[float, float], ...] = (), tempo_change: tuple[float, float] | None = None,
-               pad: bool = False, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               pad: bool = False, bed_dbfs: float | None = None,
+               seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A synthetic drum loop: kick on beat 1 (and 3 in 4/4), snare on the other beats,
     hi-hat on every eighth, with a little noise. Returns (audio, beat times, downbeat times).
 
     ``gaps``: (from, to) seconds without drums (silence, or only the pad); ``tempo_change``:
     (at seconds, new bpm); ``pad``: a sustained triad that changes (abruptly) every 4 beats of
-    the starting tempo, from t = 0, playing through the gaps (a breakdown without drums).
+    the starting tempo, from t = 0, playing through the gaps (a breakdown without drums);
+    ``bed_dbfs``: a steady quiet chord at that RMS level from t = 0 to the end, through the
+    gaps too (a quiet breakdown: not silence).
     """
     rng = np.random.default_rng(seed)
     n = int(seconds * rate)
@@ -82,6 +85,10 @@ def drum_track(rate: int, bpm: float, seconds: float, *, meter: int = 4, start: 
             seg = (tt >= i * bar) & (tt < (i + 1) * bar)
             for f in chords[i % 4]:
                 x[seg] += 0.08 * np.sin(2 * np.pi * f * tt[seg])
+    if bed_dbfs is not None:
+        tt = np.arange(n) / rate
+        bed = sum(np.sin(2 * np.pi * f * tt + ph) for f, ph in ((220.0, 0.0), (261.6, 1.0), (329.6, 2.0)))
+        x += 10.0 ** (bed_dbfs / 20.0) * bed / np.sqrt(np.mean(bed**2))
     return x.astype(np.float32), np.array(beats), np.array(downs)
 
 

@@ -9,6 +9,7 @@ from engine.analysis.activations import BeatActivations
 from engine.analysis.beats import BeatAnalyser
 from engine.analysis.frontend import FrontEnd
 from engine.analysis.pipeline import AnalysisOptions, AnalysisPipeline
+from engine.audio.block import AudioBlock
 
 from .conftest import drum_track, feed
 
@@ -71,7 +72,7 @@ def test_drum_loop_beats_locked_on_time(rate, bpm):
 
 def test_chunked_equals_whole_file_including_fired_beats():
     rate = 44100
-    x, _, _ = drum_track(rate, 128, 8, seed=2)
+    x, _, _ = drum_track(rate, 128, 10, gaps=((4.5, 6.5),), seed=2)  # with a silence: the gate too
     whole = feed(AnalysisPipeline(rate), x, rate, [len(x)])
     chunked = feed(AnalysisPipeline(rate), x, rate, [1, 511, 37, 2048, 129])
     # within one block the analysers run in turn, so compare per feature in time order
@@ -83,8 +84,10 @@ def test_chunked_equals_whole_file_including_fired_beats():
 
 
 def test_drums_drop_out_and_the_clock_holds():
+    """A quiet breakdown: the drums stop for 5 s and only a chord at -40 dBFS goes on (far
+    above the silence gate, so this is music the clock must fly through)."""
     rate = 44100
-    x, beats, _ = drum_track(rate, 124, 22, gaps=((9.0, 14.0),))
+    x, beats, _ = drum_track(rate, 124, 22, gaps=((9.0, 14.0),), bed_dbfs=-40.0)
     fe = FrontEnd(rate)
     analyser = BeatAnalyser(fe)
     events = feed(analyser, x, rate, [512])
@@ -92,9 +95,14 @@ def test_drums_drop_out_and_the_clock_holds():
     grid = np.arange(beats[0], 22, 60 / 124)
     in_gap = fired[(fired > 9.3) & (fired < 14.0)]
     assert len(in_gap) >= 8  # ~10 beats in the gap keep firing
-    assert np.all(np.abs(_err(in_gap, grid)) < 0.04)
+    # (0.05, not the 0.04 this test had with a digitally silent gap, which now closes the gate:
+    # over the chord the model goes on "hearing" beats ~30 ms late for a second, which the
+    # clock follows a little; measured 44 ms at the end of the gap)
+    assert np.all(np.abs(_err(in_gap, grid)) < 0.05)
     beat_ev = [e for e in events if e.name == "beat"]
-    gap_ev = [e for e in beat_ev if 12.0 < e.time / rate < 14.0]  # confidence decays within 3 s
+    # confidence decays within 3.5 s (3 s with the silent gap: the model's beats over the chord
+    # fade out over two seconds)
+    gap_ev = [e for e in beat_ev if 12.5 < e.time / rate < 14.0]
     assert all(abs(e.data["bpm"] - 124) < 2.0 for e in gap_ev)  # tempo held
     assert all(e.data["confidence"] < 0.3 for e in gap_ev)  # but with low confidence
     after = fired[(fired > 16.0) & (fired < 21.5)]
@@ -102,6 +110,52 @@ def test_drums_drop_out_and_the_clock_holds():
     assert all(e.data["confidence"] > 0.8 for e in beat_ev if 17.0 < e.time / rate < 21.5)
     clk = analyser.clock(int(21.0 * rate))
     assert clk.locked and abs(clk.bpm - 124) < 2.0
+
+
+def test_true_silence_stops_the_beats_and_the_music_relocks():
+    """The same drums with 5 s of digital silence instead of a breakdown: after the gate time
+    (1 s: two beats at 124 BPM are 0.97 s) nothing fires, the tempo is held with confidence
+    0, and the beats come back within 2 s of the music."""
+    rate = 44100
+    x, beats, _ = drum_track(rate, 124, 22, gaps=((9.0, 14.0),))
+    analyser = BeatAnalyser(FrontEnd(rate))
+    events, start = [], 0
+    clk = None
+    while start < len(x):  # (feed, and look at the clock in the middle of the silence)
+        events.extend(analyser.process(AudioBlock(start, x[start : start + 512], rate)))
+        start += 512
+        if clk is None and start >= 12.0 * rate:
+            clk = analyser.clock(start)
+    beat_ev = [e for e in events if e.name == "beat"]
+    fired = np.array([e.time for e in beat_ev]) / rate
+    grid = np.arange(beats[0], 22, 60 / 124)
+    assert np.any((fired > 9.0) & (fired < 10.0))  # a silence shorter than the gate changes nothing
+    assert not np.any((fired > 10.05) & (fired < 14.0))  # gate: 9.0 s + 23 ms window + 1 s
+    tempo_gap = [e for e in events if e.name == "tempo" and 10.1 < e.time / rate < 14.0]
+    assert len(tempo_gap) >= 3
+    assert all(abs(e.value - 124) < 1.5 and e.data["confidence"] == 0.0 for e in tempo_gap)
+    assert clk is not None and not clk.locked and clk.confidence == 0.0 and abs(clk.bpm - 124) < 1.5
+    back = fired[fired > 14.0]
+    assert back[0] < 16.0  # relocked within 2 s of the music
+    assert np.all(np.abs(_err(back[back > 16.0], grid)) < 0.035)
+    assert all(e.data["confidence"] > 0.8 for e in beat_ev if 17.0 < e.time / rate < 21.5)
+    assert analyser.clock(int(21.0 * rate)).locked
+
+
+def test_beats_stop_after_the_last_song():
+    """A silence tail: no beat fires later than the gate time after the music stops, neither
+    live nor in ``analyze``, whose output ends with the file."""
+    from engine.analysis.analyze import analyze_samples
+
+    rate = 44100
+    x, beats, _ = drum_track(rate, 100, 20, gaps=((10.0, 20.0),))
+    res = analyze_samples(x, rate, AnalysisOptions(onsets=False, levels=False))
+    fired = np.array([e.time for e in res.events if e.name == "beat"]) / rate
+    assert np.sum(fired > 5.0) >= 6
+    assert fired.max() < 10.0 + 1.2 + 0.05  # gate: 2 beats at 100 BPM = 1.2 s (> 1 s)
+    clip = analyze_samples(x[: int(10.0 * rate)], rate, AnalysisOptions(onsets=False, levels=False))
+    end = [e.time / rate for e in clip.events if e.name == "beat"]
+    assert max(end) <= 10.0 + 0.04  # a file that stops mid-music: nothing past its end (+ fire-ahead)
 
 
 def test_relocks_after_a_tempo_change_in_audio():

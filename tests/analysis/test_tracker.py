@@ -7,7 +7,7 @@ import pytest
 
 from engine.analysis.tracker import BeatTracker, TrackerOptions
 
-from .synth import FPS, HOP, activations, beat_times, run
+from .synth import FPS, HOP, READY, activations, beat_times, run
 
 RATE = 44100
 
@@ -69,6 +69,8 @@ def test_relocks_within_four_seconds_after_a_tempo_change():
 
 
 def test_holds_tempo_and_phase_through_a_silent_gap():
+    """Activations near zero for 6 s while the input is not silent (quiet defaults to 0): a
+    breakdown the model hears no beat in. (Silent *input* closes the gate: tests below.)"""
     truth = beat_times([(0, 124)], 26)
     tr = _tracker()
     ev = run(tr, activations(truth, 26, silent=((8.0, 14.0),)))
@@ -210,3 +212,83 @@ def test_a_short_clip_fires_its_beats_before_it_ends():
     fired, _ = _beats(run(_tracker(), activations(truth, 3.3)))
     assert len(fired) >= 3
     assert np.all(np.abs(_nearest_err(fired, truth)) < 0.02)
+
+
+def _run_with_silence(tracker: BeatTracker, act: np.ndarray, silence: tuple[float, float]) -> list:
+    """Like ``synth.run``, telling the tracker how long the input has been silent: the input is
+    digital silence from ``silence[0]`` to ``silence[1]`` seconds."""
+    start, end = silence[0] * RATE, silence[1] * RATE
+    events = []
+    for i, (b, d) in enumerate(act):
+        now = i * HOP + READY
+        quiet = now - start if start <= now < end else 0.0
+        events.extend(tracker.step(i, float(b), float(d), now, quiet=quiet))
+    return events
+
+
+def test_a_silence_tail_stops_the_beats_and_holds_the_tempo():
+    """Music to 12 s, then silence: beats fire until the gate time (1 s; two beats at 124 BPM
+    are 0.97 s) and never after; the tempo is still reported, with confidence 0."""
+    truth = beat_times([(0, 124)], 12.0)
+    act = activations(truth, 20, silent=((12.0, 20.0),))
+    tr = _tracker()
+    ev = _run_with_silence(tr, act, (12.0, 1e9))
+    fired, _ = _beats(ev)
+    assert np.sum((fired > 12.0) & (fired < 13.0)) == 2  # the clock flies on inside the gate time
+    assert fired.max() < 13.0 + 0.04  # gate closed (+ fire-ahead)
+    tempo = [e for e in ev if e.name == "tempo" and e.time / RATE > 13.1]
+    assert len(tempo) >= 6
+    assert all(abs(e.value - 124) < 1.2 and e.data["confidence"] == 0.0 for e in tempo)
+    clk = tr.clock(int(19.5 * RATE))
+    assert not clk.locked and clk.confidence == 0.0 and abs(clk.bpm - 124) < 1.2
+    assert tr.gated
+
+
+def test_music_after_a_silence_relocks_at_its_own_phase():
+    """Silence from 8 to 14 s, then the music returns half a beat off the old grid: nothing is
+    fired on the old grid, and the new one is locked within 1.5 s."""
+    period = 60.0 / 124
+    truth = np.concatenate([beat_times([(0, 124)], 8.0), beat_times([(0, 124)], 24.0, start=14.0 + 0.5 * period)])
+    act = activations(truth, 24)
+    ev = _run_with_silence(_tracker(), act, (8.0, 14.0))
+    fired, beat_ev = _beats(ev)
+    assert not np.any((fired > 9.05) & (fired < 14.0))
+    back = fired[fired > 14.0]
+    assert back[0] < 15.5
+    assert np.all(np.abs(_nearest_err(back, truth)) < 0.02)  # never the old grid's phase
+    assert len(back) >= 0.95 * np.sum((truth > back[0]) & (truth < 23.5))
+    assert np.all(np.abs(_tempi(ev, since=16.0) - 124) < 1.2)
+
+
+def test_a_one_beat_rest_at_a_slow_tempo_does_not_close_the_gate():
+    """At 60 BPM the gate time is two beats (2 s), not 1 s: a 1.9 s rest (one beat silent)
+    keeps the clock going on the same grid, every beat fired."""
+    truth = beat_times([(0, 60)], 18)
+    rest = (10.1, 12.0)
+    act = activations(truth, 18, silent=(rest,))
+    ev = _run_with_silence(_tracker(), act, rest)
+    fired, _ = _beats(ev)
+    steady = truth[(truth > 6.0) & (truth < 17.5)]
+    got = fired[(fired > 5.9) & (fired < 17.5)]
+    assert len(got) == len(steady)
+    assert np.all(np.abs(_nearest_err(got, truth)) < 0.02)
+
+
+def test_manual_mode_ignores_the_gate():
+    """The user's grid fires whatever the input (the gate is for the automatic tracker)."""
+    tr = _tracker()
+    taps = [1.0 + k * 0.5 for k in range(4)]
+    for t in taps:
+        tr.tap(int(t * RATE))
+    tr.set_mode("manual")
+    act = np.zeros((int(8 * FPS), 2))
+    events = []
+    for i, (b, d) in enumerate(act):
+        now = i * HOP + READY
+        if now / RATE > taps[-1]:
+            events.extend(tr.step(i, float(b), float(d), now, quiet=float("inf")))
+    fired, _ = _beats(events)
+    assert len(fired) >= 8 and np.all(np.abs(_nearest_err(fired, np.array(taps[0] + 0.5 * np.arange(20)))) < 0.003)
+    tr.set_mode("auto")  # back to auto in silence: the gate holds
+    assert not _beats([e for i in range(len(act), len(act) + 100)
+                       for e in tr.step(i, 0.0, 0.0, i * HOP + READY, quiet=float("inf"))])[1]
