@@ -2,10 +2,12 @@
 
     nice -n 10 .venv/bin/python bench/fuzz.py                      # 100,000 inputs per target
     .venv/bin/python bench/fuzz.py --targets show,qxf -n 2000 --seed 7 --deadline 2 --jobs 2
+    .venv/bin/python bench/fuzz.py --targets show --start 40000 -n 100000   # inputs 40,000..99,999
 
 Targets and their correct outcomes are defined in ``tests/fuzz/targets.py`` (the CI tests run
 the same generators through hypothesis). Input ``k`` of a run is made by ``Random(f"{seed}:{k}")``,
-so ``--replay TARGET:K`` re-runs exactly one input and prints its traceback. A crash is any
+so ``--replay TARGET:K`` re-runs exactly one input and prints its traceback, and a long run can
+be done in parts (``--start K`` runs inputs ``K..n-1``; an interrupted run prints how many ran). A crash is any
 exception other than the target's refusal type (or a wrong outcome); a hang is an input that
 ran past ``--deadline`` seconds. ``--save DIR`` writes each failing input there.
 """
@@ -32,27 +34,75 @@ def rnd_for(seed: int, k: int) -> random.Random:
 
 
 def run_target(name: str, n: int, seed: int, limit_s: float, save: Path | None, progress: float,
-               jobs: int = 1) -> RunStats:
-    """Inputs ``0..n-1`` of one target; with ``jobs`` > 1, split into contiguous ranges run by
-    worker processes (the counts do not depend on the split)."""
+               jobs: int = 1, start: int = 0) -> RunStats:
+    """Inputs ``start..n-1`` of one target; with ``jobs`` > 1, split into contiguous ranges run
+    by worker processes (the counts do not depend on the split)."""
     if jobs <= 1:
-        return _run_range(name, 0, n, seed, limit_s, save, progress)
+        return _run_range(name, start, n, seed, limit_s, save, progress)
     import multiprocessing as mp
+    import os
+    import queue
 
-    bounds = [n * j // jobs for j in range(jobs + 1)]
+    ctx = mp.get_context("fork")
+    results = ctx.Queue()
+    bounds = [start + (n - start) * j // jobs for j in range(jobs + 1)]
     t0 = time.perf_counter()
-    with mp.get_context("fork").Pool(jobs) as pool:
-        parts = pool.starmap(_run_range, [(name, bounds[j], bounds[j + 1], seed, limit_s, save, progress)
-                                          for j in range(jobs)])
+    workers = [ctx.Process(target=_part, args=(results, j, name, bounds[j], bounds[j + 1], seed, limit_s, save,
+                                                progress), daemon=True) for j in range(jobs)]
+    for w in workers:
+        w.start()
+    parts: dict[int, RunStats] = {}
+    forwarded = False
+    while len(parts) < jobs:
+        try:
+            j, part = results.get(timeout=1.0)
+            parts[j] = part
+        except queue.Empty:
+            if not any(w.is_alive() for w in workers):
+                break  # a worker died without a result (killed): report the others
+        except KeyboardInterrupt:  # stop the workers; each reports what it ran
+            if not forwarded:
+                forwarded = True
+                for w in workers:
+                    if w.is_alive() and w.pid is not None:
+                        os.kill(w.pid, signal.SIGTERM)
+    for w in workers:
+        w.join(timeout=10)
     stats = RunStats(name)
-    for p in parts:
+    for j in range(jobs):
+        p = parts.get(j)
+        if p is None:
+            print(f"  {name}[{bounds[j]}:{bounds[j + 1]}]: worker gave no result", file=sys.stderr, flush=True)
+            stats.interrupted = True
+            continue
+        if p.interrupted or p.inputs < bounds[j + 1] - bounds[j]:
+            print(f"  {name}[{bounds[j]}:{bounds[j + 1]}]: ran inputs {bounds[j]}..{bounds[j] + p.inputs - 1}",
+                  file=sys.stderr, flush=True)
         for f in ("inputs", "accepted", "refused", "crashes", "hangs"):
             setattr(stats, f, getattr(stats, f) + getattr(p, f))
         if p.slowest_s > stats.slowest_s:
             stats.slowest_s, stats.slowest_k = p.slowest_s, p.slowest_k
         stats.failures += p.failures
+        stats.interrupted |= p.interrupted
     stats.wall_s = time.perf_counter() - t0
     return stats
+
+
+_IN_WORKER = False
+
+
+def _part(results: object, j: int, name: str, start: int, stop: int, seed: int, limit_s: float,
+          save: Path | None, progress: float) -> None:
+    """One worker process of a ``--jobs`` run: its range's stats go back through ``results``."""
+    global _IN_WORKER
+    _IN_WORKER = True
+    try:
+        stats = _run_range(name, start, stop, seed, limit_s, save, progress)
+    except KeyboardInterrupt:  # stopped during set-up, before any input ran
+        stats = RunStats(name, interrupted=True)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    results.put((j, stats))  # type: ignore[attr-defined]
 
 
 def _run_range(name: str, start: int, stop: int, seed: int, limit_s: float, save: Path | None,
@@ -72,7 +122,10 @@ def _run_range(name: str, start: int, stop: int, seed: int, limit_s: float, save
             try:
                 item = target.make(rnd_for(seed, k))
                 outcome, dt = run_one(target, item, workdir, limit_s)
-            except KeyboardInterrupt:  # Ctrl-C / kill -INT: stop here and report what ran
+            except KeyboardInterrupt:  # Ctrl-C / kill -INT / kill: stop here and report what ran
+                if _IN_WORKER:  # Ctrl-C reaches a worker directly and through the parent: once is enough
+                    signal.signal(signal.SIGINT, signal.SIG_IGN)
+                    signal.signal(signal.SIGTERM, signal.SIG_IGN)
                 stats.interrupted = True
                 break
             except Hang as exc:
@@ -122,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--targets", default="show,ofl,qxf,osc,audio", help="comma-separated (default: all)")
     ap.add_argument("-n", type=int, default=100_000, help="inputs per target (default 100000)")
+    ap.add_argument("--start", type=int, default=0, help="first input index (default 0): runs inputs start..n-1")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--deadline", type=float, default=2.0, help="seconds per input before it counts as a hang")
     ap.add_argument("--save", type=Path, default=None, help="write failing inputs (pickled) to this folder")
@@ -140,7 +194,10 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(names) - set(targets())
     if unknown:
         ap.error(f"unknown target(s): {', '.join(sorted(unknown))}; known: {', '.join(targets())}")
-    print(f"beamsync fuzz: {args.n} inputs per target, seed {args.seed}, deadline {args.deadline:g} s/input, "
+    if not 0 <= args.start <= args.n:
+        ap.error("--start must be between 0 and -n")
+    span = f"inputs {args.start}..{args.n - 1}" if args.start else f"{args.n} inputs"
+    print(f"beamsync fuzz: {span} per target, seed {args.seed}, deadline {args.deadline:g} s/input, "
           f"{args.jobs} job(s)", flush=True)
     print(f"{'target':8} {'inputs':>8} {'accepted':>9} {'refused':>8} {'crashes':>8} {'hangs':>6} "
           f"{'wall s':>8} {'inputs/s':>9} {'slowest ms':>11} {'(input)':>8}")
@@ -149,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         if interrupted:
             break
-        s = run_target(name, args.n, args.seed, args.deadline, args.save, args.progress, args.jobs)
+        s = run_target(name, args.n, args.seed, args.deadline, args.save, args.progress, args.jobs, args.start)
         total_bad += s.crashes + s.hangs
         print(f"{name:8} {s.inputs:8d} {s.accepted:9d} {s.refused:8d} {s.crashes:8d} {s.hangs:6d} "
               f"{s.wall_s:8.1f} {s.rate:9.1f} {s.slowest_s * 1000:11.1f} {s.slowest_k:8d}"
