@@ -7,7 +7,9 @@ One :class:`EngineCore` runs in one thread (in the analysis process, see
 2. read every block the ring holds and run the analysers on it (events go to the bus);
 3. when a show frame is due, build its inputs from the bus and the beat clock, evaluate the
    show, render DMX into the frame buffer and publish it;
-4. the output scheduler's own threads send the newest frame on each output's cadence.
+4. the output scheduler's own threads send the newest frame on each output's cadence (in the
+   live engine those of the DMX outputs run in a process of their own,
+   :class:`~engine.output.process.OutputProcess`, so analysis work cannot delay them).
 
 Two ways to drive it: :meth:`run_live` follows the wall clock (show frames at the show's rate,
 the frame time taken from the audio sample clock), :meth:`run_fixed` steps through a file
@@ -71,6 +73,12 @@ class EngineCore:
 
     ``show`` is a loaded :class:`engine.show.loader.Show`. ``start_outputs`` starts the output
     scheduler's threads (off for fixed-step runs that only want the frames).
+
+    ``output_process``: run the DMX senders in a supervised child process that reads the
+    frames from shared memory (:class:`~engine.output.process.OutputProcess`), out of reach of
+    this process's interpreter lock; the live engine's worker does this by default. Off (the
+    default here), the senders are threads of this process (:class:`Outputs`): what
+    fixed-step runs, injected clocks and tests use.
     """
 
     def __init__(
@@ -84,6 +92,7 @@ class EngineCore:
         on_frame: Callable[[int, DmxFrame], None] | None = None,
         telemetry: Any = None,
         low_latency_flash: bool = True,
+        output_process: bool = False,
     ) -> None:
         from engine.show.runtime import ShowRuntime
 
@@ -96,9 +105,12 @@ class EngineCore:
         self.show = show
         self.runtime = ShowRuntime(show)
         self.frame_rate = float(show.settings.frame_rate)
-        self.outputs = Outputs(show.outputs, self.runtime.dmx.universes, clock=clock)
+        self.output_process = output_process
+        self.outputs: Any = self._make_outputs(show.outputs, self.runtime.dmx.universes)
         self.buffer = self.outputs.buffer
-        self.scheduler = self.outputs.scheduler
+        #: What drives the sends (``snapshot``, ``kick``, ``tick``, ``timing``): the in-process
+        #: :class:`~engine.output.scheduler.OutputScheduler`, or the OutputProcess itself.
+        self.scheduler = _driver(self.outputs)
         self.start_outputs = start_outputs
         #: SCHED_FIFO priority for the sender threads (below the audio callback's); None = normal.
         self.output_priority: int | None = 10
@@ -149,6 +161,13 @@ class EngineCore:
         self.frozen = False  # operator "freeze": keep sending the last frame
         self.reload_requested = False  # operator "reload": the worker re-reads the show file
 
+    def _make_outputs(self, configs: Any, universes: Any) -> Any:
+        if self.output_process:
+            from engine.output.process import OutputProcess
+
+            return OutputProcess(configs, universes, clock=self.clock)
+        return Outputs(configs, universes, clock=self.clock)
+
     def add_analyser(self, analyser: Any) -> None:
         """Run one more analyser after the pipeline's own (its cost counts in the budget checks)."""
         self.pipeline.analysers.append(analyser)
@@ -174,9 +193,13 @@ class EngineCore:
         universes = set(int(u) for u in prepared.dmx.universes)
         outputs = None
         if list(show.outputs) != list(self.show.outputs) or universes != set(int(u) for u in self.runtime.dmx.universes):
-            outputs = Outputs(show.outputs, prepared.dmx.universes, clock=self.clock)
+            outputs = self._make_outputs(show.outputs, prepared.dmx.universes)
             if self.start_outputs and self._outputs_started:
-                outputs.start(realtime_priority=self.output_priority)
+                try:
+                    outputs.start(realtime_priority=self.output_priority)
+                except BaseException:  # e.g. the new rig's serial port is missing: keep the old rig
+                    outputs.stop()
+                    raise
             self.rig_reloads += 1
         # A second reload before the frame loop took the first: its outputs never ran, stop them.
         stale, self._pending_outputs = self._pending_outputs, outputs
@@ -402,7 +425,7 @@ class EngineCore:
             if outputs is not None:  # the rig changed: send from the new outputs from now on
                 self._pending_outputs = None
                 old, self.outputs = self.outputs, outputs
-                self.buffer, self.scheduler = outputs.buffer, outputs.scheduler
+                self.buffer, self.scheduler = outputs.buffer, _driver(outputs)
                 threading.Thread(target=old.stop, name="beamsync-old-outputs", daemon=True).start()
         self._drain_commands(frame)
         if self.frozen:  # keep the outputs on the last published look
@@ -464,7 +487,11 @@ class EngineCore:
             self._outputs_started = True
 
     def stop(self) -> None:
-        self.scheduler.stop()
+        """Stop the outputs (sACN stream termination; an output process is ended and joined)."""
+        pending, self._pending_outputs = self._pending_outputs, None
+        if pending is not None:  # a reload the frame loop never took over
+            pending.stop()
+        self.outputs.stop()
 
     def run_live(self, should_stop: Callable[[], bool], idle_sleep: float = 0.002) -> None:
         """Follow the wall clock until ``should_stop()``: analyse as audio arrives, render show
@@ -481,7 +508,7 @@ class EngineCore:
                 # An onset arrived, or a predicted beat is due: render a frame now and send it
                 # on every output at once instead of at their next cadence slot.
                 self.show_frame(int(clock.time_to_frame(now)), stamp=now)
-                self.scheduler.kick(now)
+                self.outputs.kick(now)
                 if now >= beat_due:
                     self.beat_frames += 1
                 else:
@@ -527,7 +554,7 @@ class EngineCore:
                 frame = int(round(k * step))
                 self.show_frame(frame, stamp=frame / self.sample_rate)
                 if tick_outputs:
-                    self.scheduler.tick(frame / self.sample_rate)
+                    self.outputs.tick(frame / self.sample_rate)
                 k += 1
             if until_frame is not None and self.analysed_to >= until_frame:
                 break
@@ -535,3 +562,8 @@ class EngineCore:
                 if self.source.finished:
                     break
                 time.sleep(0.0005)
+
+
+def _driver(outputs: Any) -> Any:
+    """The object with the scheduler's methods for ``outputs`` (see ``EngineCore.scheduler``)."""
+    return getattr(outputs, "scheduler", outputs)

@@ -3,8 +3,12 @@
 As decided in ``docs/architecture.md``: the PortAudio callback (or the paced file source)
 writes a shared-memory ring in the main process, whose other threads only wait; the worker
 process attaches the ring and runs :class:`~engine.live.core.EngineCore` (analysis, show,
-output threads). Commands (tap, blackout …) travel over a queue; the status comes back in a
-shared :class:`~engine.live.status.StatusBlock`.
+OSC output threads); the DMX senders run in a third process started by the worker
+(:class:`~engine.output.process.OutputProcess`), reading the frames from shared memory, so
+analysis work in the worker cannot delay them. ``output_process=False`` (or the environment
+variable ``BEAMSYNC_OUTPUT_PROCESS=0``) keeps them as threads of the worker instead. Commands
+(tap, blackout …) travel over a queue; the status comes back in a shared
+:class:`~engine.live.status.StatusBlock`.
 
 ``mode="thread"`` runs the same worker in a thread of this process instead (for debugging,
 and where spawning a process is not wanted).
@@ -59,6 +63,16 @@ class WorkerSpec:
     #: Extra analysers as "module:factory" references, each called with the sample rate (the
     #: starvation benchmark and reliability tests add a synthetic load this way).
     extra_analysers: list[str] = field(default_factory=list)
+    #: DMX senders in their own process (OutputProcess); False: threads of the worker.
+    output_process: bool = True
+
+
+def output_process_default() -> bool:
+    """Whether the live engine puts its DMX senders in a process of their own: yes, unless the
+    environment variable ``BEAMSYNC_OUTPUT_PROCESS`` is ``0``/``no``/``false``/``off``."""
+    import os
+
+    return os.environ.get("BEAMSYNC_OUTPUT_PROCESS", "1").strip().lower() not in ("0", "no", "false", "off")
 
 
 def _relay_logs(q: Any) -> None:
@@ -138,7 +152,7 @@ def _worker(spec: WorkerSpec, commands: Any, stop: Any, errors: Any, *, ring: Ri
         reader = RingReader(ring, spec.sample_rate, spec.channels, is_finished=lambda: status["producer_done"] > 0)
         show = load_show(spec.show_path)
         core = EngineCore(reader, show, analysis=AnalysisOptions(**spec.analysis), telemetry=telemetry,
-                          low_latency_flash=spec.low_latency_flash)
+                          low_latency_flash=spec.low_latency_flash, output_process=spec.output_process)
         core.on_audio_loss = spec.on_audio_loss
         for ref in spec.extra_analysers:
             module_name, _, factory = ref.partition(":")
@@ -162,6 +176,32 @@ def _worker(spec: WorkerSpec, commands: Any, stop: Any, errors: Any, *, ring: Ri
         status["state"] = 1
         errors.put(("ready", ""))
         last = {"t": time.monotonic(), "frames": 0, "show": 0.0, "cpu": time.process_time()}
+        reloading: list[threading.Thread] = []
+
+        def operator_reload() -> None:
+            # Off the engine loop: reading the file and, when the rig changes, starting the new
+            # outputs (an output process answers "ready" after ~0.5 s) would stall the show.
+            # A thread inherits the loop's SCHED_FIFO: go back to normal scheduling first.
+            try:
+                import os
+
+                os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+            except (OSError, AttributeError):
+                pass
+            try:
+                result = check_show(spec.show_path)
+                if result.show is not None:
+                    core.swap_show(result.show)
+                    status["show_generation"] += 1
+                else:
+                    status["show_reload_errors"] = len(result.errors)
+                    errors.put(("reload", "\n".join(str(e) for e in result.errors)))
+            except BeamsyncError as exc:  # e.g. the new rig's outputs cannot open: the old show runs on
+                status["show_reload_errors"] = 1
+                errors.put(("reload", str(exc)))
+            except Exception as exc:
+                log.exception("show reload failed")
+                errors.put(("reload", f"show reload failed: {type(exc).__name__}: {exc}"))
 
         def should_stop() -> bool:
             while True:
@@ -170,15 +210,10 @@ def _worker(spec: WorkerSpec, commands: Any, stop: Any, errors: Any, *, ring: Ri
                 except Exception:  # queue.Empty from either queue type
                     break
                 core.post(cmd, value)
-            if core.reload_requested:  # operator asked for a reload: read the file now
-                core.reload_requested = False
-                result = check_show(spec.show_path)
-                if result.show is not None:
-                    core.swap_show(result.show)
-                    status["show_generation"] += 1
-                else:
-                    status["show_reload_errors"] = len(result.errors)
-                    errors.put(("reload", "\n".join(str(e) for e in result.errors)))
+            if core.reload_requested and not (reloading and reloading[0].is_alive()):
+                core.reload_requested = False  # operator asked for a reload: read the file now
+                reloading[:] = [threading.Thread(target=operator_reload, name="beamsync-reload", daemon=True)]
+                reloading[0].start()
             now = time.monotonic()
             if now - last["t"] >= 0.2:
                 _publish_status(core, status, now, last)
@@ -238,7 +273,7 @@ def _publish_status(core: Any, status: StatusBlock, now: float, last: dict[str, 
         status["beat_phase"] = c.beat_phase
         status["beat_in_bar"] = c.beat_in_bar
         status["confidence"] = c.confidence
-    snaps = core.scheduler.snapshot()
+    snaps = core.outputs.snapshot()  # in-process senders, or the output process's latest report
     status["output_packets"] = sum(getattr(s, "packets", 0) for s in snaps)
     status["output_errors"] = sum(getattr(s, "errors", 0) for s in snaps)
     status["output_fps"] = getattr(snaps[0], "fps", 0.0) if snaps else 0.0
@@ -252,13 +287,15 @@ class LiveEngine:
     """Runs a show on an audio source: ``start()``, ``status``, ``post(cmd)``, ``stop()``.
 
     ``source`` must have been built with ``shared=True`` in process mode (it is started here).
+    ``output_process``: DMX senders in a process of their own (default: yes, unless
+    ``BEAMSYNC_OUTPUT_PROCESS=0``; see the module docstring).
     """
 
     def __init__(self, show_path: str | Path, source: AudioSource, *, mode: str = "process",
                  channels: list[int] | None = None, hot_reload: bool = True,
                  analysis: dict[str, Any] | None = None, low_latency_flash: bool = True,
                  on_audio_loss: str = "hold", flash_limit: float = 0.0,
-                 extra_analysers: list[str] | None = None) -> None:
+                 extra_analysers: list[str] | None = None, output_process: bool | None = None) -> None:
         if on_audio_loss not in ("hold", "blackout") and not on_audio_loss.startswith("look:"):
             raise ValueError(f"on_audio_loss must be hold, blackout or look:NAME, not {on_audio_loss!r}")
         if mode not in ("process", "thread"):
@@ -281,6 +318,7 @@ class LiveEngine:
             flash_limit=flash_limit,
             analysis=dict(analysis or {}),
             extra_analysers=list(extra_analysers or []),
+            output_process=output_process_default() if output_process is None else output_process,
             log_level=logging.getLogger().level or logging.WARNING,
         )
         if mode == "process" and source.ring.shm_name is None:

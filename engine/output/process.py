@@ -125,6 +125,11 @@ def _child_main(spec: _ChildSpec, control: Any, kick: Any) -> None:
     root.setLevel(spec.log_level)
 
     notes: list[str] = []
+    try:  # spawned from a SCHED_FIFO thread, this process would inherit it: only the lanes get it
+        if os.sched_getscheduler(0) != os.SCHED_OTHER:
+            os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    except (OSError, AttributeError):
+        pass
     if spec.nice is not None:
         try:  # before any thread starts: Linux nice is per thread and inherited
             os.setpriority(os.PRIO_PROCESS, 0, spec.nice)

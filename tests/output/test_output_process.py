@@ -319,3 +319,110 @@ outputs:
             time.sleep(0.005)
     assert sorted(seen) == list(range(1, 65))
     assert all(seen[u] == want[u - 1].tobytes() for u in seen)
+
+
+# -- wired into the engine ---------------------------------------------------------------------
+
+SR = 48000
+SHOW = """\
+show: rig {name}
+outputs:
+  - {{type: sacn, name: out, universes: {universes}, destinations: ["127.0.0.1:{port}"], rate: 40}}
+{extra}fixtures:
+  - {{name: lamp, profile: generic-dimmer, universe: {universe}, address: 1}}
+looks:
+  main:
+    - {{group: lamp, intensity: {level}}}
+layers:
+  - {{name: main, look: main}}
+"""
+
+
+def _show(path: Path, port: int, *, universes: str = "[1]", universe: int = 1, level: float = 0.5,
+          extra: str = "", name: str = "a") -> Path:
+    path.write_text(SHOW.format(name=name, universes=universes, port=port, universe=universe, level=level,
+                                extra=extra))
+    return path
+
+
+def test_engine_core_rig_reload_starts_a_new_child_and_stops_the_old(tmp_path, wire, wire2, wait_until) -> None:
+    from engine.audio.filesource import FileSource
+    from engine.live.core import EngineCore
+    from engine.show.loader import load_show
+
+    src = FileSource(samples=np.zeros(SR, np.float32), sample_rate=SR, block_size=256, realtime=False)
+    core = EngineCore(src, load_show(_show(tmp_path / "a.yaml", wire.port)), output_process=True)
+    old = core.outputs
+    try:
+        assert isinstance(old, OutputProcess) and core.scheduler is old and core.buffer is old.buffer
+        core.start()
+        old_pid = old.pid
+        core.show_frame(0, stamp=time.monotonic())
+        assert wire.wait(lambda p: p[1] == 1 and p[3][0] == 128)  # half intensity from the child
+
+        core.swap_show(load_show(_show(tmp_path / "b.yaml", wire2.port, universes="[1, 2]", universe=2, level=1.0)))
+        assert core.rig_reloads == 1
+        new = core._pending_outputs
+        assert isinstance(new, OutputProcess) and new.alive and new.pid != old_pid  # started off the loop
+        core.show_frame(SR // 10, stamp=time.monotonic())
+        assert core.outputs is new and core.scheduler is new and 2 in core.buffer.back
+        assert wire2.wait(lambda p: p[1] == 2 and p[3][0] == 255)
+        ended = wire.wait(lambda p: p[2] & 0x40)  # the old child said goodbye on its own thread
+        assert any(p[1] == 1 and p[2] & 0x40 for p in ended)
+        assert wait_until(lambda: _gone(old_pid), 5)
+        core.show_frame(SR // 5, stamp=time.monotonic())
+        core.outputs.kick(time.monotonic())  # the engine loop's flash path
+    finally:
+        core.stop()
+    assert not core.outputs.alive and not [p for p in mp.active_children() if p.name == "beamsync-output"]
+
+
+def _children(pid: int) -> list[int]:
+    kids: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        kids += [int(k) for k in (task / "children").read_text().split()]
+    return kids
+
+
+@pytest.mark.parametrize("switch", ["default", "BEAMSYNC_OUTPUT_PROCESS=0"])
+def test_live_engine_worker_sends_from_its_own_output_process(tmp_path, wire, wait_until, monkeypatch, switch) -> None:
+    from engine.audio.filesource import FileSource
+    from engine.live.engine import LiveEngine
+
+    if switch != "default":
+        monkeypatch.setenv(*switch.split("="))
+    src = FileSource(samples=np.zeros(SR * 2, np.float32), sample_rate=SR, block_size=256, loop=True, shared=True)
+    engine = LiveEngine(_show(tmp_path / "show.yaml", wire.port), src, hot_reload=False)
+    assert engine.spec.output_process is (switch == "default")
+    try:
+        engine.start(timeout=60)
+        assert wire.wait(lambda p: p[1] == 1 and p[3][0] == 128), "nothing on the wire"
+        kids = _children(engine._worker.pid)
+        assert len(kids) == (1 if switch == "default" else 0), kids
+        # The child's counters reach the status block (the soak, status line, UI and /health read it).
+        assert wait_until(lambda: engine.status["output_frames"] > 10 and engine.status["output_packets"] > 0, 10)
+        assert engine.status["output_errors"] == 0
+    finally:
+        engine.close()
+    for k in kids:
+        assert _gone(k)
+    assert any(p[2] & 0x40 for p in wire.wait(lambda p: p[2] & 0x40, timeout=2.0) + wire.packets())
+
+
+def test_live_engine_does_not_start_when_an_output_cannot_open(tmp_path, wire) -> None:
+    from engine.audio.filesource import FileSource
+    from engine.live.engine import EngineError, LiveEngine
+    from engine.show.loader import load_show
+
+    extra = "  - {type: enttec-pro, name: usb, universe: 1, device: /dev/beamsync-no-such-port}\n"
+    show = _show(tmp_path / "show.yaml", wire.port, extra=extra)
+    with pytest.raises(OutputError) as direct:
+        Outputs(load_show(show).outputs, [1])  # what the in-process senders say
+    src = FileSource(samples=np.zeros(SR, np.float32), sample_rate=SR, realtime=True, shared=True)
+    engine = LiveEngine(show, src)
+    try:
+        with pytest.raises(EngineError) as failed:
+            engine.start(timeout=60)
+    finally:
+        engine.close()
+    assert str(failed.value) == str(direct.value)
