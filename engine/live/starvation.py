@@ -9,9 +9,9 @@ after the other, ``--seconds`` each:
 2. ``hog``: a busy-loop process pinned with ``os.sched_setaffinity`` to the last CPU (normal
    priority, like any other job on the machine);
 3. ``hog+load``: the hog, plus a synthetic analyser in the engine that costs ``--load`` of
-   real time in Python (holding the GIL, the worst kind of analysis work for the sender
-   threads that share the process) and offers ``degrade()`` (halves its cost each time),
-   so the engine's graceful degradation must shed it.
+   real time in Python (holding the worker's GIL, the worst kind of analysis work for any
+   sender thread that shares that process) and offers ``degrade()`` (halves its cost each
+   time), so the engine's graceful degradation must shed it.
 
 For each it prints the output cadence error (p99 of how late sends start against their fixed
 grid, the worst output, last 4096 sends), cadence slots missed, xruns (PortAudio and JACK),
@@ -20,6 +20,11 @@ Goal (docs/reliability.md): p99 cadence error < 2 ms and no xruns, analysis shed
 ``--normal-priority`` runs the worker without the priority lift the engine applies by default
 (nice -10 for the worker's threads, SCHED_FIFO 5 for its engine loop; see
 ``engine.live.engine._lift_priority``), to compare.
+
+By default the DMX senders run in their own process (``engine.output.process.OutputProcess``:
+its own interpreter, lanes at SCHED_FIFO 10, nice -10), reading the frames from shared memory,
+so the synthetic load cannot hold their lock. ``--in-process-senders`` puts them back into the
+worker as threads (``BEAMSYNC_OUTPUT_PROCESS=0``), which is how the engine ran before, to compare.
 """
 
 from __future__ import annotations
@@ -101,29 +106,102 @@ class CpuHog:
         self.stop()
 
 
+class GrandchildCpu:
+    """Samples the CPU time of this process's grandchildren (the worker's output process) once a
+    second, since the soak's per-process figures cover only main, worker and audio."""
+
+    def __init__(self, every: float = 1.0) -> None:
+        self.every = every
+        self.first: dict[int, tuple[float, float]] = {}  # pid -> (time, cpu seconds)
+        self.last: dict[int, tuple[float, float]] = {}
+        self._stop: Any = None
+        self._thread: Any = None
+
+    @staticmethod
+    def _children(pid: int) -> list[int]:
+        kids: list[int] = []
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as f:
+                    kids += [int(k) for k in f.read().split()]
+        except OSError:
+            pass
+        return kids
+
+    def _sample(self) -> None:
+        from engine.live.soak import process_figures
+
+        now = time.monotonic()
+        for child in self._children(os.getpid()):
+            for pid in self._children(child):
+                fig = process_figures(pid)
+                if fig is not None:
+                    self.first.setdefault(pid, (now, fig["cpu_s"]))
+                    self.last[pid] = (now, fig["cpu_s"])
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self._sample()
+
+    def start(self) -> None:
+        import threading
+
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="starvation-cpu", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._stop.set()
+            self._thread.join(5)
+
+    def cpu_percent(self) -> float:
+        """CPU of all grandchildren together, % of one core, over the time each was seen."""
+        total = 0.0
+        for pid, (t1, c1) in self.last.items():
+            t0, c0 = self.first[pid]
+            if t1 > t0:
+                total += 100.0 * (c1 - c0) / (t1 - t0)
+        return total
+
+
 def run_condition(name: str, seconds: float, *, source: str = "jack", block: int = 256, load: float = 0.9,
-                  lift_priority: bool = True) -> dict[str, Any]:
-    """One condition (``baseline``, ``hog`` or ``hog+load``); returns the soak summary plus extras."""
+                  lift_priority: bool = True, output_process: bool = True) -> dict[str, Any]:
+    """One condition (``baseline``, ``hog`` or ``hog+load``); returns the soak summary plus extras.
+
+    ``output_process=False`` runs the DMX senders as threads of the worker instead of in their
+    own process.
+    """
     from engine.live.soak import run_soak
 
     hog = CpuHog() if name.startswith("hog") else None
     extra = ["engine.live.starvation:load_from_env"] if name.endswith("+load") else None
     os.environ["BEAMSYNC_SYNTHETIC_LOAD"] = str(load)  # the spawned worker inherits it
+    before = os.environ.get("BEAMSYNC_OUTPUT_PROCESS")
+    os.environ["BEAMSYNC_OUTPUT_PROCESS"] = "1" if output_process else "0"  # read by LiveEngine
     load0 = os.getloadavg()[0]
+    grandchildren = GrandchildCpu()
+    grandchildren.start()
     try:
         if hog is not None:
             hog.start()
         r = run_soak(seconds / 60.0, source=source, block=block, sample_every=max(1.0, seconds / 15),
                      warmup_minutes=0.0, extra_analysers=extra, lift_priority=lift_priority)
     finally:
+        grandchildren.stop()
         if hog is not None:
             hog.stop()
+        if before is None:
+            os.environ.pop("BEAMSYNC_OUTPUT_PROCESS", None)
+        else:
+            os.environ["BEAMSYNC_OUTPUT_PROCESS"] = before
     s = r.summary()
     s["name"] = name
     s["load_start"] = load0
     s["realtime"] = r.realtime
     s["degraded_what"] = [t for k, t in r.messages if "of real time" in t]
     s["failed"] = r.failed
+    s["output_process_cpu_percent"] = grandchildren.cpu_percent() if output_process else None
     return s
 
 
@@ -136,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--load", type=float, default=0.9, help="synthetic analysis load, share of real time (default 0.9)")
     p.add_argument("--normal-priority", action="store_true",
                    help="leave the worker at normal priority (default: nice -10, engine loop SCHED_FIFO 5)")
+    p.add_argument("--in-process-senders", action="store_true",
+                   help="DMX senders as threads of the worker (default: their own process), to compare")
     p.add_argument("--only", choices=["baseline", "hog", "hog+load"], action="append",
                    help="run only this condition (repeatable)")
     args = p.parse_args(argv)
@@ -143,12 +223,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# beamsync bench starvation: {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())} UTC, "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; {args.source} {args.block} frames, "
           f"{args.seconds:g} s per condition, hog pinned to CPU {(os.cpu_count() or 1) - 1}, synthetic load "
-          f"{args.load:.0%}, worker {'at normal priority' if args.normal_priority else 'nice -10, loop SCHED_FIFO 5'}; "
+          f"{args.load:.0%}, worker {'at normal priority' if args.normal_priority else 'nice -10, loop SCHED_FIFO 5'}, "
+          f"DMX senders {'in the worker' if args.in_process_senders else 'in their own process'}; "
           f"cadence p99 over each output's last 4096 sends", flush=True)
     rows = []
     for name in names:
         s = run_condition(name, args.seconds, source=args.source, block=args.block, load=args.load,
-                          lift_priority=not args.normal_priority)
+                          lift_priority=not args.normal_priority, output_process=not args.in_process_senders)
         rows.append(s)
         if s.get("failed"):
             print(f"{name}: FAILED: {s['failed']}", flush=True)
@@ -157,7 +238,9 @@ def main(argv: list[str] | None = None) -> int:
               f"{s['output_jitter_p99_ms_max']:6.2f} ms, missed {s['output_missed']:3d} of {s['output_frames']} | xruns PA "
               f"{s['xruns']} JACK {s['jack_xruns']} | lost {s['lost_frames']} skipped {s['skipped_frames']} | show late "
               f"{s['show_late']} of {s['show_frames']} | analysis {s['analysis_load_mean']:.2f} s/s, degraded "
-              f"{s['degraded']} | worker CPU {s['processes'].get('worker', {}).get('cpu_percent', 0):.0f}%",
+              f"{s['degraded']} | worker CPU {s['processes'].get('worker', {}).get('cpu_percent', 0):.0f}%"
+              + (f", output process CPU {s['output_process_cpu_percent']:.0f}%"
+                 if s.get("output_process_cpu_percent") is not None else ""),
               flush=True)
         for line in s["degraded_what"]:
             print(f"    {line}")

@@ -157,12 +157,18 @@ def _child_main(spec: _ChildSpec, control: Any, kick: Any) -> None:
     scheduler.start(realtime_priority=spec.realtime_priority)
     done = threading.Event()
 
-    def kicks() -> None:
+    def realtime(below: int) -> None:
+        # Every thread of this process that takes the interpreter lock runs at SCHED_FIFO (when
+        # permitted): one at normal priority could be preempted by other jobs while it holds
+        # the lock, and the lanes would wait for it (the inversion this process exists to avoid).
         if spec.realtime_priority is not None:
-            try:  # a kick is an onset flash: wake the lanes as promptly as they run
-                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(spec.realtime_priority))
+            try:
+                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(max(1, spec.realtime_priority - below)))
             except (OSError, AttributeError):
                 pass  # the lanes' own attempt reports the reason
+
+    def kicks() -> None:
+        realtime(0)  # a kick is an onset flash: wake the lanes as promptly as they run
         fd = kick.fileno()
         while not done.is_set():
             try:
@@ -176,6 +182,7 @@ def _child_main(spec: _ChildSpec, control: Any, kick: Any) -> None:
             scheduler.kick()
 
     def stats() -> None:
+        realtime(1)  # below the lanes: a few hundred microseconds four times a second
         while not done.wait(spec.stats_interval):
             send(("stats", scheduler.snapshot(), scheduler.priority_error))
 
@@ -299,7 +306,8 @@ class OutputProcess:
                 os.write(fd, b"k")
             except OSError:  # full (a kick is pending anyway), or closed by stop()
                 pass
-        self._local.kick(now)
+        if self._local.senders:  # OSC targets here (their scheduler's wake-up takes a lock)
+            self._local.kick(now)
 
     def tick(self, now: float) -> int:
         """Drive the in-process (OSC) outputs once at ``now``; the DMX senders run in the child."""
