@@ -6,6 +6,7 @@ Offline tool, run once by a maintainer; torch is needed here only (never by ``en
     /tmp/export-venv/bin/pip install torch==2.13.0 numpy onnx
     /tmp/export-venv/bin/pip install --no-deps beatnet==1.1.3
     /tmp/export-venv/bin/python models/beatnet/export_onnx.py [--model 1] [--out models/beatnet/beatnet_crnn.onnx]
+    /tmp/export-venv/bin/python models/beatnet/export_onnx.py --ensemble [--out models/beatnet/beatnet_crnn_ensemble.onnx]
 
 The network is re-declared here (same layer shapes as BeatNet 1.1.3's ``BDA`` module) so the
 export does not import BeatNet's runtime modules (which pull in madmom, librosa and pyaudio);
@@ -16,6 +17,13 @@ ONNX graph (one 20 ms frame per call, recurrent state carried by the caller):
 * inputs: ``features`` float32 [1, 272] (log-filtered spectrogram + positive difference),
   ``h_in`` float32 [2, 1, 150], ``c_in`` float32 [2, 1, 150] (LSTM hidden and cell state);
 * outputs: ``probs`` float32 [1, 3] (softmax: beat, downbeat, no beat), ``h_out``, ``c_out``.
+
+``--ensemble`` exports the three models as one graph: one ``features`` input shared by the
+three networks, their softmax outputs averaged into ``probs`` [1, 3], and the states of all three
+stacked: ``h_in``/``c_in``/``h_out``/``c_out`` float32 [3, 2, 1, 150] (model, layer, batch,
+unit). One onnxruntime call per frame instead of three (the per-call overhead dominates a
+network this small). The script checks it against the three shipped single-model files run side
+by side and averaged, frame by frame with their states carried, and against torch.
 """
 
 from __future__ import annotations
@@ -53,6 +61,79 @@ class StatefulCRNN(nn.Module):
         return torch.softmax(logits, dim=-1), h_out, c_out
 
 
+class StatefulEnsemble(nn.Module):
+    """The three CRNNs on one input frame; mean of their softmax outputs; states stacked."""
+
+    def __init__(self, nets: list[StatefulCRNN]) -> None:
+        super().__init__()
+        self.nets = nn.ModuleList(nets)
+
+    def forward(self, features: torch.Tensor, h_in: torch.Tensor, c_in: torch.Tensor):
+        probs, hs, cs = [], [], []
+        for i, net in enumerate(self.nets):
+            p, h, c = net(features, h_in[i], c_in[i])
+            probs.append(p)
+            hs.append(h)
+            cs.append(c)
+        return torch.stack(probs).mean(0), torch.stack(hs), torch.stack(cs)
+
+
+def load_net(model: int) -> tuple[StatefulCRNN, dict]:
+    """BeatNet's weights ``model`` (1, 2, 3) in the re-declared network, in eval mode."""
+    net = StatefulCRNN()
+    state = torch.load(beatnet_weights(model), map_location="cpu")
+    net.load_state_dict(state, strict=True)
+    net.eval()
+    return net, state
+
+
+def export_ensemble(out: Path) -> None:
+    """Write the three-model graph to ``out`` and check it (see the module docstring)."""
+    import onnxruntime as ort
+
+    nets = [load_net(m)[0] for m in (1, 2, 3)]
+    ens = StatefulEnsemble(nets).eval()
+    n = len(nets)
+    feats = torch.zeros(1, N_FEATURES)
+    h0 = torch.zeros(n, LAYERS, 1, HIDDEN)
+    c0 = torch.zeros(n, LAYERS, 1, HIDDEN)
+    torch.onnx.export(
+        ens, (feats, h0, c0), str(out),
+        input_names=["features", "h_in", "c_in"], output_names=["probs", "h_out", "c_out"],
+        opset_version=17, dynamo=False,
+    )
+    rng = np.random.default_rng(0)
+    seq = rng.random((200, N_FEATURES), dtype=np.float32) * 2.0
+    # torch: the ensemble module itself, frame by frame
+    ref = np.empty((len(seq), 3), np.float32)
+    with torch.no_grad():
+        h, c = h0, c0
+        for i in range(len(seq)):
+            p, h, c = ens(torch.from_numpy(seq[i : i + 1]), h, c)
+            ref[i] = p[0].numpy()
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    h = np.zeros((n, LAYERS, 1, HIDDEN), np.float32)
+    c = np.zeros_like(h)
+    got = np.empty_like(ref)
+    for i in range(len(seq)):
+        p, h, c = sess.run(None, {"features": seq[i : i + 1], "h_in": h, "c_in": c})
+        got[i] = p[0]
+    # the three shipped single-model files, run side by side and averaged
+    here = Path(__file__).parent
+    singles = [ort.InferenceSession(str(here / name), providers=["CPUExecutionProvider"])
+               for name in ("beatnet_crnn.onnx", "beatnet_crnn_2.onnx", "beatnet_crnn_3.onnx")]
+    states = [(np.zeros((LAYERS, 1, HIDDEN), np.float32),) * 2 for _ in singles]
+    mean = np.zeros_like(ref)
+    for i in range(len(seq)):
+        for j, s in enumerate(singles):
+            p, hh, cc = s.run(None, {"features": seq[i : i + 1], "h_in": states[j][0], "c_in": states[j][1]})
+            states[j] = (hh, cc)
+            mean[i] += p[0] / len(singles)
+    print(f"wrote {out} ({out.stat().st_size} bytes); over 200 frames: max |ensemble onnx - torch| = "
+          f"{np.abs(got - ref).max():.2e}, max |ensemble onnx - mean of the three single-model onnx files| = "
+          f"{np.abs(got - mean).max():.2e}")
+
+
 def beatnet_weights(model: int) -> Path:
     spec = importlib.util.find_spec("BeatNet")
     if spec is None or not spec.submodule_search_locations:
@@ -64,13 +145,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=int, default=1, choices=[1, 2, 3],
                         help="BeatNet weights: 1 = trained without GTZAN (default), 2 = without Ballroom, 3 = without Rock Corpus")
-    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("beatnet_crnn.onnx"))
+    parser.add_argument("--ensemble", action="store_true",
+                        help="export models 1, 2 and 3 as one graph with averaged outputs (see above)")
+    parser.add_argument("--out", type=Path, help="output file (default beatnet_crnn.onnx, "
+                        "or beatnet_crnn_ensemble.onnx with --ensemble, beside this script)")
     args = parser.parse_args()
+    if args.ensemble:
+        export_ensemble(args.out or Path(__file__).with_name("beatnet_crnn_ensemble.onnx"))
+        return
+    args.out = args.out or Path(__file__).with_name("beatnet_crnn.onnx")
 
-    net = StatefulCRNN()
-    state = torch.load(beatnet_weights(args.model), map_location="cpu")
-    net.load_state_dict(state, strict=True)
-    net.eval()
+    net, state = load_net(args.model)
 
     feats = torch.zeros(1, N_FEATURES)
     h0 = torch.zeros(LAYERS, 1, HIDDEN)

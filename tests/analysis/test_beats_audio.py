@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -33,7 +35,9 @@ def test_onnx_model_carries_its_state_frame_by_frame():
 
 
 def test_the_default_activations_are_the_mean_of_the_three_shipped_models():
-    from engine.analysis.activations import DEFAULT_MODELS
+    """The default is the one-graph ensemble; it equals the three single-model files run side
+    by side (the graph averages in float32, hence not bit-identical) and their mean run here."""
+    from engine.analysis.activations import DEFAULT_ENSEMBLE, DEFAULT_MODELS
 
     rng = np.random.default_rng(1)
     frames = rng.random((30, 272), dtype=np.float32)
@@ -41,7 +45,38 @@ def test_the_default_activations_are_the_mean_of_the_three_shipped_models():
     each = [BeatActivations(p).run(frames) for p in DEFAULT_MODELS]
     assert len(each) == 3
     np.testing.assert_allclose(ensemble, np.mean(each, axis=0), atol=1e-6)
+    np.testing.assert_allclose(ensemble, BeatActivations(DEFAULT_MODELS).run(frames), atol=1e-6)
+    np.testing.assert_array_equal(ensemble, BeatActivations(DEFAULT_ENSEMBLE).run(frames))
     assert not np.allclose(each[0], each[1], atol=1e-3)  # three different trainings
+
+
+def test_the_state_buffers_alternate_without_mixing_up_frames():
+    """Odd and even frames use different preallocated state buffers: a run of odd length,
+    a reset and a run again must give the first run's activations (the state restarts at 0)."""
+    rng = np.random.default_rng(2)
+    frames = rng.random((9, 272), dtype=np.float32)
+    model = BeatActivations()
+    a = model.run(frames)
+    model.reset()
+    b = model.run(frames)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(np.float32(BeatActivations().step(frames[0])), a[0])  # a fresh runner
+
+
+def test_a_file_that_is_not_a_beat_model_is_a_clear_error(tmp_path):
+    from engine.analysis.frontend import AnalysisError
+    from engine.resources import resource_path
+
+    other = resource_path("models", "separation")
+    onnx_files = sorted(Path(other).glob("*.onnx"))
+    if not onnx_files:
+        pytest.skip("no other ONNX model in models/separation to try")
+    with pytest.raises(AnalysisError, match="not a beat model"):
+        BeatActivations(onnx_files[0])
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not onnx")
+    with pytest.raises(AnalysisError, match="not a usable beat model"):
+        BeatActivations(junk)
 
 
 def test_a_missing_beat_model_is_a_clear_error(tmp_path):
