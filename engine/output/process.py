@@ -200,6 +200,7 @@ def _child_main(spec: _ChildSpec, control: Any, kick: Any) -> None:
     except _Terminated:
         pass
     finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # nothing may cut the goodbye short
         done.set()
         scheduler.stop(close=True)  # E1.31 stream termination
         send(("stats", scheduler.snapshot(), scheduler.priority_error))
@@ -260,8 +261,11 @@ class OutputProcess:
         self._control: Any = None
         self._kick_r: Any = None  # read end (a Connection, so spawn can hand it to each child)
         self._kick_w = -1  # write end, non-blocking raw fd
-        self._latest: dict[str, OutputSnapshot] = {}
-        self._base: dict[str, dict[str, int]] = {}
+        # (the child's latest report by output name, counters carried over from dead children):
+        # one tuple, replaced whole, so a reader never sees a report counted twice.
+        self._reports: tuple[dict[str, OutputSnapshot], dict[str, dict[str, int]]] = ({}, {})
+        self._ready_at = 0.0  # when the current child answered "ready"
+        self._backoff = 0.0  # wait before the next restart (grows while children die young)
         self._stopping = threading.Event()
         self._swap = threading.Lock()  # child replacement vs stop (never taken on the engine loop)
         self._supervisor: threading.Thread | None = None
@@ -328,7 +332,7 @@ class OutputProcess:
         """Counters of every output in config order: the child's latest report for DMX outputs
         (at most ``stats_interval`` old; zeros before the first), live ones for OSC targets."""
         local = {s.name: s for s in self._local.snapshot()}
-        latest, base = self._latest, self._base
+        latest, base = self._reports
         out = []
         for c in self.configs:
             if not c.enabled:
@@ -410,6 +414,7 @@ class OutputProcess:
         if answer is None:
             answer = ("error", f"the output process did not start within {self.start_timeout:g} s")
         if answer[0] == "ready":
+            self._ready_at = time.monotonic()
             if answer[1]:
                 self._note_priority(answer[1])
         else:
@@ -431,7 +436,7 @@ class OutputProcess:
     def _handle(self, msg: tuple[Any, ...]) -> None:
         kind = msg[0]
         if kind == "stats":
-            self._latest = {s.name: s for s in msg[1]}
+            self._reports = ({s.name: s for s in msg[1]}, self._reports[1])
             if msg[2]:
                 self._note_priority(msg[2])
         elif kind == "log":
@@ -465,17 +470,25 @@ class OutputProcess:
             proc.join(2)
         code = proc.exitcode if proc is not None else None
         # Its last report's counters continue in the next child (they only grow).
-        for name, snap in self._latest.items():
-            acc = self._base.setdefault(name, dict.fromkeys(_CARRIED, 0))
+        latest, base = self._reports
+        carried = {name: dict(acc) for name, acc in base.items()}
+        for name, snap in latest.items():
+            acc = carried.setdefault(name, dict.fromkeys(_CARRIED, 0))
             for k in _CARRIED:
                 acc[k] += getattr(snap, k)
-        self._latest = {}
+        self._reports = ({}, carried)
         with self._swap:
             if self._stopping.is_set():
                 return
             self._end_child()
         self._note(f"output process died (exit code {code}); restarting it")
-        backoff, last_error = 0.2, None
+        # The first death is answered at once (the lights hold their last look meanwhile);
+        # children that keep dying young are restarted ever more slowly, up to every 5 s.
+        young = time.monotonic() - self._ready_at < 10.0
+        self._backoff = min(5.0, max(0.2, 2 * self._backoff)) if young else 0.0
+        if self._backoff:
+            self._stopping.wait(self._backoff)
+        backoff, last_error = max(0.2, self._backoff), None
         while not self._stopping.is_set():
             with self._swap:
                 if self._stopping.is_set():
@@ -511,10 +524,10 @@ class OutputProcess:
                     pass
         supervisor = self._supervisor
         if supervisor is not None:
-            supervisor.join(10)  # it reads the child's last report, then end-of-file
+            supervisor.join(5)  # it reads the child's last report, then end-of-file
         proc = self._proc
         if proc is not None:
-            proc.join(5)
+            proc.join(3)
         with self._swap:
             self._end_child()
         if self._kick_w >= 0:

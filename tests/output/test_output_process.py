@@ -216,6 +216,38 @@ outputs:
         assert wait_until(lambda: op.snapshot()[0].frames > frames_before, 5)
 
 
+def test_kick_never_blocks_even_when_the_child_does_not_read(wire) -> None:
+    outs = configs(f"""
+outputs:
+  - {{type: sacn, name: front, universes: [1], destinations: ["127.0.0.1:{wire.port}"], rate: 40}}
+""")
+    with OutputProcess(outs, [1]) as op:
+        os.kill(op.pid, signal.SIGSTOP)
+        try:
+            for _ in range(70_000):  # more bytes than a pipe holds (64 KiB)
+                op.kick()
+        finally:
+            os.kill(op.pid, signal.SIGCONT)
+        op.back.data[:] = 9
+        op.publish()
+        assert wire.wait(lambda p: p[3][0] == 9), "the child did not recover from the kick flood"
+
+
+def test_sigterm_to_the_child_says_goodbye_and_it_is_replaced(wire, wait_until) -> None:
+    outs = configs(f"""
+outputs:
+  - {{type: sacn, name: front, universes: [1], destinations: ["127.0.0.1:{wire.port}"], rate: 40}}
+""")
+    with OutputProcess(outs, [1]) as op:
+        op.back.data[:] = 3
+        op.publish()
+        assert wire.wait(lambda p: p[3][0] == 3)
+        old = op.pid
+        os.kill(old, signal.SIGTERM)  # e.g. a service manager stopping the whole group
+        assert any(p[2] & 0x40 for p in wire.wait(lambda p: p[2] & 0x40))
+        assert wait_until(lambda: op.restarts == 1 and op.alive and op.pid != old, 15), op.events
+
+
 def test_stop_sends_stream_terminated_and_leaves_no_process(wire) -> None:
     outs = configs(f"""
 outputs:
