@@ -248,6 +248,23 @@ outputs:
         assert wait_until(lambda: op.restarts == 1 and op.alive and op.pid != old, 15), op.events
 
 
+def test_a_refused_priority_is_said_and_the_senders_run_anyway(wire, wait_until) -> None:
+    outs = configs(f"""
+outputs:
+  - {{type: sacn, name: front, universes: [1], destinations: ["127.0.0.1:{wire.port}"], rate: 40}}
+""")
+    op = OutputProcess(outs, [1], stats_interval=0.05)
+    try:
+        op.start(realtime_priority=200)  # no such SCHED_FIFO priority: refused even for root
+        op.back.data[:] = 8
+        op.publish()
+        assert wire.wait(lambda p: p[3][0] == 8)
+        assert wait_until(lambda: op.priority_error is not None, 5)
+        assert "SCHED_FIFO 200" in op.priority_error
+    finally:
+        op.stop()
+
+
 def test_stop_sends_stream_terminated_and_leaves_no_process(wire) -> None:
     outs = configs(f"""
 outputs:
