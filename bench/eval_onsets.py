@@ -140,6 +140,7 @@ def stem_scores(its: list[OnsetItem]) -> None:
     print("\nstem analyser (`--stems`): onsets of the separated drum stem")
     print("| file | separator | drum-stem onsets F | drum labels F | kick F | snare F | hihat F |")
     print("|---|---|---|---|---|---|---|")
+    rows: list[list[float]] = []
     for it in its:
         if not it.drums_only:
             continue
@@ -153,15 +154,23 @@ def stem_scores(its: list[OnsetItem]) -> None:
         by = {lab: np.array([e.time for e in drums if e.data.get("label") == lab], float) / sr for lab, _ in LABELS}
         labelled = merge_close(np.concatenate(list(by.values())))
         cls = [f"{prf(it.classes[lab], by[lab])[2]:.3f}" if lab in it.classes else "-" for lab, _ in LABELS]
-        print(f"| {it.name} | {an.kind} | {prf(it.onsets, plain)[2]:.3f} | {prf(it.onsets, labelled)[2]:.3f} | " + " | ".join(cls) + " |")
+        row = [prf(it.onsets, plain)[2], prf(it.onsets, labelled)[2],
+               *[prf(it.classes[lab], by[lab])[2] if lab in it.classes else np.nan for lab, _ in LABELS]]
+        rows.append(row)
+        print(f"| {it.name} | {an.kind} | {row[0]:.3f} | {row[1]:.3f} | " + " | ".join(cls) + " |")
+    if rows:
+        means = np.nanmean(np.array(rows), axis=0)
+        print(f"| mean ({len(rows)} files; classes over the MDB files) | | " + " | ".join(f"{m:.3f}" for m in means) + " |")
 
 
-def clip_rates(folder: Path, seconds: float = 60.0) -> None:
+def clip_rates(folder: Path, seconds: float = 60.0, stems: bool = False) -> None:
     """Onsets and drum labels per second on clips without annotations. Several have no drums
-    (string orchestra, celesta, solo trumpet): every drum label there is a false one."""
+    (string orchestra, celesta, solo trumpet): every drum label there is a false one. With
+    ``stems``, also the stem analyser's drum labels (on the separated drum stem)."""
     print("\nonsets per second on the librosa clips (no annotations; first 60 s):")
-    print("| clip | s | mix | kick | snare | hihat |")
-    print("|---|---|---|---|---|---|")
+    extra = " stem kick | stem snare | stem hihat |" if stems else ""
+    print("| clip | s | mix | kick | snare | hihat |" + extra)
+    print("|---|---|---|---|---|---|" + ("---|---|---|" if stems else ""))
     for p in sorted(folder.glob("*.ogg")):
         x, sr = load_audio(p)
         x = x[: int(seconds * sr)]
@@ -171,6 +180,14 @@ def clip_rates(folder: Path, seconds: float = 60.0) -> None:
             events.extend(det.process(AudioBlock(s, x[s : s + 2048], sr)))
         dur = len(x) / sr
         rate = [sum(e.data.get("label") == lab for e in events) / dur for lab in (None, "kick", "snare", "hihat")]
+        if stems:
+            from engine.analysis.stems import StemAnalyser
+
+            an = StemAnalyser(sr)
+            st = []
+            for s in range(0, len(x), 2048):
+                st.extend(e for e in an.process(AudioBlock(s, x[s : s + 2048], sr)) if e.name == "onset")
+            rate += [sum(e.data.get("label") == lab for e in st) / dur for lab in ("kick", "snare", "hihat")]
         print(f"| {p.stem[:48]} | {dur:.0f} | " + " | ".join(f"{r:.2f}" for r in rate) + " |")
 
 
@@ -259,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.stems:
         stem_scores(items(a.root))
     if a.clips:
-        clip_rates(a.root / "librosa_clips")
+        clip_rates(a.root / "librosa_clips", stems=a.stems)
     n = max(frames_all, 1)
     print(f"\ncost per fast frame (CPU, over {frames_all} frames of the mixes): front end STFT "
           f"{1000 * fe_all / n:.3f} ms, onset detector {1000 * det_all / n:.3f} ms")
