@@ -29,10 +29,12 @@ caller passes how long it has been below the gate level, e.g. −60 dBFS, see
 :class:`~engine.analysis.beats.BeatAnalyser`) for longer than ``gate_seconds`` or
 ``gate_beats`` beat periods, whichever is longer, the music has stopped: no beat fires, the
 confidence drops to 0 and the tracker must lock again (from the first two or three beats)
-when sound returns. The HMM is then only advanced, not updated: silence says nothing about the
-beat, so it keeps its tempo (no tempo transitions while gated) and carries its phase forward;
-the tempo events keep reporting the held tempo, with confidence 0. Activations cannot make
-this decision: the model's output on silence looks like its output in a drumless breakdown.
+when sound returns. Silence says nothing about the beat, so the HMM is not stepped while the
+gate is closed; when it closes, the HMM keeps its belief over tempi (and meters) and forgets the
+phase and the beat in bar (what comes after a silence need not continue the old grid), and the
+beat clock keeps its period, which the tempo events go on reporting, with confidence 0, and
+which seeds the relock when the music returns at that tempo. Activations cannot make this
+decision: the model's output on silence looks like its output in a drumless breakdown.
 
 Manual override (tap, nudge, resync-to-downbeat, manual mode) acts on both layers; manual mode
 ignores the gate (the user's grid is fired until the user says otherwise).
@@ -194,6 +196,7 @@ class BeatTracker:
         self.mode = AUTO
         self._taps: list[float] = []
         self.gated = False  # the input has been silent past the gate time: no beats
+        self._relock = False  # locking again after a silence (the held period seeds the clock)
 
     def _to_frames(self, index: float) -> float:
         return self.origin + index * self.hop + self._user_offset
@@ -287,6 +290,7 @@ class BeatTracker:
         a[...] = slot[:, None, None] * (tempo / self.intervals)[None, :, None] * self._valid[None]
         a /= a.sum()
         self._acquired = False
+        self._relock = True
         self._run = []
         self._candidate = []
         self.confidence = 0.0
@@ -384,6 +388,7 @@ class BeatTracker:
             self._fit(interval, k, meter)
             # first lock: three consistent beats, or two when the HMM is already sure of them
             self._acquired = self._acquired or len(self._run) >= 3 or (len(self._run) >= 2 and self._conc >= 0.7)
+            self._relock = self._relock and not self._acquired
 
     def _backfill(self, t: float, interval: int) -> list[float]:
         """``t`` preceded by up to two earlier beats of the HMM's grid (spacing ``interval``)
@@ -427,7 +432,8 @@ class BeatTracker:
         """Period and phase of the beat clock from the beats in ``_run`` (a line through them)."""
         # relocking after a silence at the tempo held through it: that period (fitted over many
         # beats) is finer than the HMM's whole-frame interval
-        held = not self._acquired and self.period is not None and abs(self.period - interval) <= 1.0
+        held = (self._relock and not self._acquired and self.period is not None
+                and abs(self.period - interval) <= 1.0)
         step = self.period if self.period and (self._acquired or held) else float(interval)
         t = np.asarray(self._run)
         t = t[t >= t[-1] - 8.5 * step]  # the last eight beats or so: a tempo may drift
