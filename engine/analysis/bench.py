@@ -486,6 +486,25 @@ def model_lead(rate: int = 44100) -> dict[str, float]:
     return {n: 1000 * float(np.median(v)) for n, v in offsets.items()}
 
 
+def silence_tail(items: list[Item], seconds: float = 10.0) -> list[tuple[str, float, int]]:
+    """Each file followed by ``seconds`` of digital silence, through the analyze code path:
+    (name, last fired beat − end of the audio in s, beats fired in the silence). The silence
+    gate should stop the beats about a second after the music."""
+    from engine.analysis.analyze import analyze_samples
+    from engine.analysis.pipeline import AnalysisOptions
+    from engine.audio.file import load_audio
+
+    out = []
+    for item in items:
+        x, sr = load_audio(item.audio, mono=True)
+        padded = np.concatenate([x, np.zeros(int(seconds * sr), np.float32)])
+        res = analyze_samples(padded, sr, AnalysisOptions(onsets=False, levels=False), block=512)
+        beats = np.array([e.time for e in res.events if e.name == "beat"], float) / sr
+        end = len(x) / sr
+        out.append((item.name, float(beats.max() - end) if len(beats) else float("nan"), int(np.sum(beats > end))))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``beamsync bench beats``."""
     p = argparse.ArgumentParser(prog="beamsync bench beats", description=__doc__.splitlines()[0])
@@ -500,6 +519,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--per-file", action="store_true", help="print every file, not only set means")
     p.add_argument("--json", type=Path, help="also write all scores here")
     p.add_argument("--cost", action="store_true", help="only measure the CPU cost per 20 ms frame")
+    p.add_argument("--tail", type=float, default=0.0,
+                   help="only: each real recording followed by this many seconds of silence; when the beats stop")
     p.add_argument("--lead", action="store_true",
                    help="only measure each model's activation peak vs drum onsets on synthetic loops")
     args = p.parse_args(argv)
@@ -521,6 +542,12 @@ def main(argv: list[str] | None = None) -> int:
     if not args.eval.is_dir():
         print(f"no evaluation data at {args.eval}", file=sys.stderr)
         return 2
+    if args.tail:
+        print(f"| file | last beat after the end of the music (s) | beats fired in {args.tail:g} s of silence |")
+        print("|---|---|---|")
+        for name, last, n in silence_tail(real_items(args.eval), args.tail):
+            print(f"| {name} | {last:+.2f} | {n} |")
+        return 0
     items = real_items(args.eval) + (midi_items(args.eval, args.cache, args.midi_seconds, args.midi) if args.midi else [])
     items += pop909_items(args.eval, args.cache, 45.0, args.pop909) if args.pop909 else []
     beatnet = run_beatnet(args.beatnet_python, items, args.cache) if args.beatnet_python else {}
