@@ -194,3 +194,35 @@ def test_a_text_document_is_named_on_one_line(tmp_path: Path) -> None:
     p.write_text("|\n  outputs:\n    name: main\n")
     (err,) = _errors(p)
     assert "must be a mapping" in err.message and "\n" not in err.message and "\\n" in err.message
+
+
+_STARTER = (Path(__file__).resolve().parents[2] / "shows" / "starter.yaml").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "old, new, quoted",
+    [
+        # Found by the long fuzz run (seed 0, input 77,138): a blank line inside a flow list
+        # folds into a newline, and the group member was quoted with it.
+        ("par 3, par 4]", "par \n\nlaye3, par 4]", "'par\\nlaye3'"),
+        ("- group: pars", '- group: "pa\\nrs"', "'pa\\nrs'"),  # a look's group
+        ("mode: 5ch", 'mode: "5c\\nh"', "'5c\\nh'"),
+        ("profile: led-par-rgb", 'profile: "led-par\\trgb"', "'led-par\\trgb'"),
+        ("pars: [par 1, par 2, par 3, par 4]", 'pars: {tags: ["a\\nb"]}', "'a\\nb'"),
+        ("name: par, profile: led-par-rgb, mode: 5ch, universe: 1, address: 1, count: 4",
+         'name: "p\\u0000ar", profile: led-par-rgb, mode: 5ch, universe: 1, address: 510', "'p\\x00ar'"),
+    ],
+)
+def test_names_with_control_characters_are_quoted_on_one_line(tmp_path: Path, old: str, new: str, quoted: str) -> None:
+    assert old in _STARTER
+    p = tmp_path / "show.yaml"
+    p.write_text(_STARTER.replace(old, new))
+    errors = _errors(p)
+    assert all("\n" not in e.message and e.location.line for e in errors), [e.message for e in errors]
+    assert any(quoted in e.message for e in errors), [e.message for e in errors]
+
+
+def test_fuzz_input_77138_of_seed_0(check) -> None:
+    import random
+
+    assert check("show", make_show(random.Random("0:77138"))) == "refused"
