@@ -66,7 +66,10 @@ def test_wheel_ships_resources_and_installed_engine_finds_them(tmp_path: Path):
     venv.EnvBuilder(with_pip=False).create(env_dir)
     py = env_dir / "bin" / "python"
     inst = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile", "--prefix", str(env_dir), str(wheel)],
+        # --ignore-installed: without it pip, seeing beamsync installed in *this* environment (the
+        # developer's editable install), uninstalls it first, and the test run loses its command
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-compile", "--ignore-installed", "--prefix",
+         str(env_dir), str(wheel)],
         capture_output=True, text=True, timeout=240,
     )
     assert inst.returncode == 0, inst.stderr[-2000:]
