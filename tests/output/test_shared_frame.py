@@ -1,4 +1,4 @@
-"""SharedFrameBuffer: FrameBuffer's semantics in shared memory, whole frames across processes.
+"""FrameBuffer and SharedFrameBuffer: complete frames only, newest due frame, delay line; whole frames across processes.
 
 The semantics tests run against both :class:`FrameBuffer` and :class:`SharedFrameBuffer`
 (the ``make`` fixture), so the two cannot drift apart; a hypothesis test replays random
