@@ -6,7 +6,8 @@ source, the analysis + show + outputs in the worker process, with a large genera
 (about 1,000 fixtures on 64 universes: 32 sACN + 32 Art-Net, all to 127.0.0.1, counted by two
 receivers in this process).
 
-Every ``--sample-every`` seconds it records, per process (main, worker, audio): resident memory,
+Every ``--sample-every`` seconds it records, per process (main, worker, audio, and the worker's
+output process when the DMX senders run in one): resident memory,
 threads and open file descriptors; and the engine's counters: PortAudio xruns, JACK's own
 xruns (from the player), frames lost to ring overflow, audio skipped by graceful degradation,
 show frames and late show frames, output sender ticks, cadence slots missed, send errors and
@@ -364,12 +365,39 @@ class _Collect(logging.Handler):
         self.into.append(("log", record.getMessage()))
 
 
+def _output_child(worker_pid: int | None) -> int | None:
+    """The worker's output process (engine/output/process.py): its spawned child, told apart
+    from multiprocessing's resource tracker by its command line. None when the senders run in
+    the worker (``BEAMSYNC_OUTPUT_PROCESS=0``) or between a crash and the restart."""
+    if worker_pid is None:
+        return None
+    try:
+        tasks = os.listdir(f"/proc/{worker_pid}/task")
+    except OSError:
+        return None
+    for task in tasks:
+        try:
+            with open(f"/proc/{worker_pid}/task/{task}/children") as f:
+                kids = [int(k) for k in f.read().split()]
+        except (OSError, ValueError):
+            continue
+        for kid in kids:
+            try:
+                with open(f"/proc/{kid}/cmdline", "rb") as f:
+                    if b"spawn_main" in f.read():
+                        return kid
+            except OSError:
+                continue
+    return None
+
+
 def _sample(t: float, engine: Any, src: Any, jack_xruns: int, rx_sacn: PacketCounter, rx_art: PacketCounter) -> Sample:
     st = engine.status.snapshot()
     procs: dict[str, dict[str, float]] = {}
     worker = getattr(engine, "_worker", None)
-    for name, pid in (("main", os.getpid()), ("worker", getattr(worker, "pid", None)),
-                      ("audio", getattr(src, "pid", None))):
+    wpid = getattr(worker, "pid", None)
+    for name, pid in (("main", os.getpid()), ("worker", wpid), ("audio", getattr(src, "pid", None)),
+                      ("output", _output_child(wpid))):
         fig = process_figures(pid)
         if fig is not None:
             procs[name] = fig
