@@ -21,6 +21,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 SHIPPED = [
     ("models", "beatnet/beatnet_crnn.onnx"),
+    ("models", "beatnet/beatnet_crnn_ensemble.onnx"),  # the default beat model
     ("models", "beatnet/MODEL_CARD.md"),
     ("models", "separation/beamsync_sep.onnx"),
     ("fixtures", "led-par-rgb.yaml"),
