@@ -9,6 +9,9 @@ The pieces, from the show outwards:
 * :mod:`engine.output.scheduler`: :class:`OutputScheduler`, every output on its own cadence.
 * :mod:`engine.output.runtime`: :class:`Outputs`, all of the above for one show
   (``publish(frame)``, ``post(event)``, ``start()``/``stop()``, ``snapshot()``).
+* :mod:`engine.output.shared`: :class:`SharedFrameBuffer`, the frame ring in shared memory.
+* :mod:`engine.output.process`: :class:`OutputProcess`, ``Outputs`` with the DMX senders in a
+  supervised child process (what the live engine runs).
 * Encoders and senders: :mod:`~engine.output.sacn`, :mod:`~engine.output.artnet`,
   :mod:`~engine.output.osc`, :mod:`~engine.output.dmxusb`.
 
