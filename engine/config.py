@@ -52,8 +52,19 @@ def format_path(path: Sequence[PathPart]) -> str:
     return out
 
 
+def one_line(text: str) -> str:
+    """``text`` with its non-printable characters escaped (``\\n``, ``\\x00``, ...): a name read from
+    a file (a YAML scalar can hold newlines) then keeps a message on one line (found by fuzzing)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 class ConfigError(BeamsyncError):
-    """A problem in a configuration file, with where it is and what was expected."""
+    """A problem in a configuration file, with where it is and what was expected.
+
+    The message is kept on one line (:func:`one_line`): it often quotes names from the file.
+    """
 
     def __init__(
         self,
@@ -63,7 +74,7 @@ class ConfigError(BeamsyncError):
         *,
         severity: str = "error",
     ) -> None:
-        self.message = message
+        self.message = one_line(message)
         self.location = location or Location()
         self.path = tuple(path)
         self.severity = severity
