@@ -106,65 +106,6 @@ class CpuHog:
         self.stop()
 
 
-class GrandchildCpu:
-    """Samples the CPU time of this process's grandchildren (the worker's output process) once a
-    second, since the soak's per-process figures cover only main, worker and audio."""
-
-    def __init__(self, every: float = 1.0) -> None:
-        self.every = every
-        self.first: dict[int, tuple[float, float]] = {}  # pid -> (time, cpu seconds)
-        self.last: dict[int, tuple[float, float]] = {}
-        self._stop: Any = None
-        self._thread: Any = None
-
-    @staticmethod
-    def _children(pid: int) -> list[int]:
-        kids: list[int] = []
-        try:
-            for task in os.listdir(f"/proc/{pid}/task"):
-                with open(f"/proc/{pid}/task/{task}/children") as f:
-                    kids += [int(k) for k in f.read().split()]
-        except OSError:
-            pass
-        return kids
-
-    def _sample(self) -> None:
-        from engine.live.soak import process_figures
-
-        now = time.monotonic()
-        for child in self._children(os.getpid()):
-            for pid in self._children(child):
-                fig = process_figures(pid)
-                if fig is not None:
-                    self.first.setdefault(pid, (now, fig["cpu_s"]))
-                    self.last[pid] = (now, fig["cpu_s"])
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every):
-            self._sample()
-
-    def start(self) -> None:
-        import threading
-
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="starvation-cpu", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self._stop.set()
-            self._thread.join(5)
-
-    def cpu_percent(self) -> float:
-        """CPU of all grandchildren together, % of one core, over the time each was seen."""
-        total = 0.0
-        for pid, (t1, c1) in self.last.items():
-            t0, c0 = self.first[pid]
-            if t1 > t0:
-                total += 100.0 * (c1 - c0) / (t1 - t0)
-        return total
-
-
 def run_condition(name: str, seconds: float, *, source: str = "jack", block: int = 256, load: float = 0.9,
                   lift_priority: bool = True, output_process: bool = True) -> dict[str, Any]:
     """One condition (``baseline``, ``hog`` or ``hog+load``); returns the soak summary plus extras.
@@ -180,15 +121,12 @@ def run_condition(name: str, seconds: float, *, source: str = "jack", block: int
     before = os.environ.get("BEAMSYNC_OUTPUT_PROCESS")
     os.environ["BEAMSYNC_OUTPUT_PROCESS"] = "1" if output_process else "0"  # read by LiveEngine
     load0 = os.getloadavg()[0]
-    grandchildren = GrandchildCpu()
-    grandchildren.start()
     try:
         if hog is not None:
             hog.start()
         r = run_soak(seconds / 60.0, source=source, block=block, sample_every=max(1.0, seconds / 15),
                      warmup_minutes=0.0, extra_analysers=extra, lift_priority=lift_priority)
     finally:
-        grandchildren.stop()
         if hog is not None:
             hog.stop()
         if before is None:
@@ -201,7 +139,8 @@ def run_condition(name: str, seconds: float, *, source: str = "jack", block: int
     s["realtime"] = r.realtime
     s["degraded_what"] = [t for k, t in r.messages if "of real time" in t]
     s["failed"] = r.failed
-    s["output_process_cpu_percent"] = grandchildren.cpu_percent() if output_process else None
+    # the soak samples the worker's output process as "output" (absent with in-process senders)
+    s["output_process_cpu_percent"] = s.get("processes", {}).get("output", {}).get("cpu_percent")
     return s
 
 
