@@ -20,6 +20,7 @@ import importlib
 import logging
 import logging.handlers
 import multiprocessing as mp
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -70,8 +71,6 @@ class WorkerSpec:
 def output_process_default() -> bool:
     """Whether the live engine puts its DMX senders in a process of their own: yes, unless the
     environment variable ``BEAMSYNC_OUTPUT_PROCESS`` is ``0``/``no``/``false``/``off``."""
-    import os
-
     return os.environ.get("BEAMSYNC_OUTPUT_PROCESS", "1").strip().lower() not in ("0", "no", "false", "off")
 
 
@@ -101,7 +100,6 @@ def _lift_priority(spec: WorkerSpec, *, fifo: bool) -> None:
     thread and the threads it starts later, so it is set first; the loop's SCHED_FIFO is set just
     before it runs.
     """
-    import os
     import sys
 
     try:
@@ -183,8 +181,6 @@ def _worker(spec: WorkerSpec, commands: Any, stop: Any, errors: Any, *, ring: Ri
             # outputs (an output process answers "ready" after ~0.5 s) would stall the show.
             # A thread inherits the loop's SCHED_FIFO: go back to normal scheduling first.
             try:
-                import os
-
                 os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
             except (OSError, AttributeError):
                 pass

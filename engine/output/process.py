@@ -55,7 +55,7 @@ from engine.output.registry import rig_universes
 from engine.output.runtime import Outputs
 from engine.output.scheduler import OutputTiming
 from engine.output.shared import SharedFrameBuffer
-from engine.output.stats import OutputSnapshot
+from engine.output.stats import OutputSnapshot, OutputStats
 
 log = logging.getLogger("beamsync.output")
 
@@ -340,7 +340,7 @@ class OutputProcess:
             if c.name not in self._dmx_names:
                 out.append(local[c.name])
                 continue
-            snap = latest.get(c.name) or _zero_snapshot(c)
+            snap = latest.get(c.name) or OutputStats().snapshot(c.name, c.type, c.rate, c.latency_ms)  # zeros
             carried = base.get(c.name)
             if carried:
                 snap = dataclasses.replace(snap, **{k: getattr(snap, k) + v for k, v in carried.items()})
@@ -546,9 +546,3 @@ class OutputProcess:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-
-def _zero_snapshot(c: OutputConfig) -> OutputSnapshot:
-    return OutputSnapshot(
-        name=c.name, kind=c.type, rate=c.rate, latency_ms=c.latency_ms, frames=0, packets=0, bytes=0, errors=0,
-        missed=0, fps=0.0, jitter_p50_ms=0.0, jitter_p99_ms=0.0, jitter_max_ms=0.0, last_error=None,
-    )  # fmt: skip
