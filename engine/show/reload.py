@@ -1,7 +1,7 @@
 """Hot reload: watch a show file, its includes and its fixture profiles; load changes off the frame path.
 
-:class:`ShowWatcher` polls modification times (and sizes) of the show file and of every file
-the last load read. When one changes it loads and validates the show *in the watcher's
+:class:`ShowWatcher` polls the status (modification and change times, size, inode) of the show
+file and of every file the last load read. When one changes it loads and validates the show *in the watcher's
 thread*; a good show is handed to ``on_show`` (usually :meth:`ShowRuntime.swap`, which
 installs it at the next frame boundary), a broken one to ``on_error`` while the running show
 carries on unchanged. The frame loop never waits for the watcher: the hand-over is a single
@@ -14,9 +14,11 @@ thread until :meth:`ShowWatcher.stop`.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -41,12 +43,43 @@ class ReloadStatus:
         return not self.errors
 
 
-def _stamp(path: Path) -> tuple[int, int] | None:
+#: A file changed less than this long before its stamp was taken may change again within the
+#: same tick of the file system's coarse clock (a few ms) and keep the same size: its content
+#: digest is compared too until a look finds it older (git's "racily clean" index entries).
+RACY_NS = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class _Stamp:
+    """What a look at one file saw: its status and, while that is racy, its content digest."""
+
+    status: tuple[int, int, int, int] | None  # (mtime_ns, ctime_ns, size, inode); None: missing
+    digest: bytes | None = None
+
+
+def _digest(path: Path) -> bytes | None:
+    try:
+        return hashlib.blake2b(path.read_bytes(), digest_size=16).digest()
+    except OSError:
+        return None
+
+
+def _stamp(path: Path) -> _Stamp:
+    """The file's status; with its content digest when it changed within :data:`RACY_NS`.
+
+    The change time is in the status because nothing but a change sets it: a copy that keeps the
+    old modification time and size (``cp -p``, ``rsync -t`` of an edited show) is still seen, and
+    so is an editor that saves by renaming a new file over the old one (a new inode).
+    """
+    now = time.time_ns()
     try:
         st = os.stat(path)
     except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size)
+        return _Stamp(None)
+    status = (st.st_mtime_ns, st.st_ctime_ns, st.st_size, st.st_ino)
+    if now - max(st.st_mtime_ns, st.st_ctime_ns) < RACY_NS:
+        return _Stamp(status, _digest(path))
+    return _Stamp(status)
 
 
 class ShowWatcher:
@@ -87,8 +120,20 @@ class ShowWatcher:
         return list(self._files)
 
     def changed(self) -> bool:
-        """Whether any watched file's modification time or size differs from the last look."""
-        return any(_stamp(f) != s for f, s in self._stamps.items())
+        """Whether any watched file differs from the last look (status, or content while racy)."""
+        changed = False
+        for f, seen in self._stamps.items():
+            now = _stamp(f)
+            if now.status != seen.status:
+                changed = True
+            elif seen.digest is not None:
+                if (now.digest or _digest(f)) != seen.digest:
+                    changed = True  # rewritten within the clock tick of the last look
+                elif now.digest is None:
+                    # Same content and now old enough that any write changes its status: stop
+                    # hashing it on every poll.
+                    self._stamps[f] = now
+        return changed
 
     def poll(self) -> bool | None:
         """Check once. Returns None when nothing changed, True when a new show was handed to

@@ -144,3 +144,58 @@ def test_reloading_an_unchanged_show_changes_nothing(tmp_path):
             a = plain.render(f).data.tobytes()
             b = swapped.render(f).data.tobytes()
             assert a == b, f"{name}: frame {k} differs after a reload of the same show"
+
+
+def test_same_size_save_within_one_clock_tick_is_seen(write, monkeypatch):
+    """A save that keeps the size and lands in the same tick of the file system's coarse clock
+    leaves mtime (and here ctime) unchanged; the content digest of a racy stamp still sees it."""
+    import engine.show.reload as reload_mod
+
+    path = write(SHOW.replace("LEVEL", "0.5"))
+    show = load_show(path)
+    shows = []
+    watcher = ShowWatcher.for_show(show, shows.append)
+    assert watcher.poll() is None
+    # The status the next look sees is the one the last look saw (same tick): only the
+    # content differs. Freeze os.stat's times to model the coarse clock.
+    real_stat = os.stat
+    frozen = real_stat(path)
+
+    def same_tick(p, *a, **kw):
+        st = real_stat(p, *a, **kw)
+        if Path(p) != path:
+            return st
+        return os.stat_result(
+            (st.st_mode, st.st_ino, st.st_dev, st.st_nlink, st.st_uid, st.st_gid, st.st_size,
+             frozen.st_atime, frozen.st_mtime, frozen.st_ctime),
+            {"st_atime_ns": frozen.st_atime_ns, "st_mtime_ns": frozen.st_mtime_ns,
+             "st_ctime_ns": frozen.st_ctime_ns},
+        )
+
+    monkeypatch.setattr(reload_mod.os, "stat", same_tick)
+    path.write_text(SHOW.replace("LEVEL", "0.7"))  # same length
+    assert os.stat(path).st_mtime_ns == frozen.st_mtime_ns
+    assert watcher.poll() is True
+    before = ShowRuntime(show).render(clocked(0)).data
+    after = ShowRuntime(shows[-1]).render(clocked(0)).data
+    assert before[0, 0] == 128 and after[0, 0] == 178  # intensity 0.5 → 0.7: the new show runs
+    assert watcher.poll() is None
+
+
+def test_a_copy_that_keeps_mtime_and_size_is_seen(write, tmp_path):
+    """``cp -p`` / ``rsync -t`` of an edited show with the old modification time and size."""
+    path = write(SHOW.replace("LEVEL", "0.5"))
+    old = path.stat()
+    os.utime(path, ns=(old.st_atime_ns - 10**10, old.st_mtime_ns - 10**10))  # an old file
+    show = load_show(path)
+    shows = []
+    watcher = ShowWatcher.for_show(show, shows.append)
+    assert watcher.poll() is None
+    kept = path.stat()
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(SHOW.replace("LEVEL", "0.9"))
+    os.utime(edited, ns=(kept.st_atime_ns, kept.st_mtime_ns))
+    os.replace(edited, path)  # what an editor or rsync does: a new file renamed over the old
+    assert path.stat().st_mtime_ns == kept.st_mtime_ns and path.stat().st_size == kept.st_size
+    assert watcher.poll() is True and len(shows) == 1
+    assert watcher.poll() is None
