@@ -145,8 +145,12 @@ def _pct(x: np.ndarray) -> str:
             f"max {x.max():6.2f} ms  (n={len(x)})")
 
 
-def measure(seconds: float = 30.0, block: int = 128, flash: bool = True, latency_ms: float = 0.0) -> dict:
-    """Run the click track through JACK → engine → sACN once; return the raw measurements."""
+def measure(seconds: float = 30.0, block: int = 128, flash: bool = True, latency_ms: float = 0.0,
+            output_process: bool = True) -> dict:
+    """Run the click track through JACK → engine → sACN once; return the raw measurements.
+
+    ``output_process``: the sACN sender in its own process (the engine's default; an onset's
+    kick crosses a pipe to it) or a thread of the worker (``--in-process-senders``)."""
     from engine.audio.clock import SampleClock
     from engine.audio.jackserver import JackDummyServer
     from engine.audio.process import AudioProcess
@@ -167,7 +171,7 @@ def measure(seconds: float = 30.0, block: int = 128, flash: bool = True, latency
     rx = Receiver(port)
     rx.start()
     src = AudioProcess(None, SR, block, [0])
-    engine = LiveEngine(show, src, low_latency_flash=flash)
+    engine = LiveEngine(show, src, low_latency_flash=flash, output_process=output_process)
     monitor = src.ring.reader_view()
     mclock = SampleClock(SR)
     found: list[float] = []
@@ -247,12 +251,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--block", type=int, default=128, help="frames per audio callback (default 128)")
     p.add_argument("--no-flash", action="store_true", help="turn off the low-latency flash (onset frames wait for the cadence)")
     p.add_argument("--latency-ms", type=float, default=0.0, help="output latency offset of the show's sACN output")
+    p.add_argument("--in-process-senders", action="store_true",
+                   help="run the sACN sender as a thread of the worker instead of its own process (the default)")
     args = p.parse_args(argv)
-    r = measure(args.seconds, args.block, not args.no_flash, args.latency_ms)
+    r = measure(args.seconds, args.block, not args.no_flash, args.latency_ms, not args.in_process_senders)
     lat_a, err_a = r["onset_ms"], r["beat_ms"]
     print(f"# beamsync bench latency: JACK dummy {SR} Hz / {args.block} frames, {'SCHED_FIFO' if r['realtime'] else 'no-rt'}, "
           f"{args.seconds:g} s click track (120 BPM), 16 sACN universes on loopback, "
-          f"low-latency flash {'off' if args.no_flash else 'on'}, load average {os.getloadavg()[0]:.2f}")
+          f"low-latency flash {'off' if args.no_flash else 'on'}, sACN sender "
+          f"{'in the worker' if args.in_process_senders else 'in its own process'}, load average {os.getloadavg()[0]:.2f}")
     print(f"clicks played {r['clicks_played']}, found on the sample clock {r['clicks_found']}; packets on universe 1: "
           f"{r['packets_u1']}; all universes: {r['packets']}")
     print(f"onset-triggered sound-to-packet latency: {_pct(lat_a)}; flashes missed: {r['clicks_found'] - len(lat_a)}")
@@ -262,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
               f"(n={len(err_a)} beats after 6 s; missed {r['beats_expected'] - len(err_a)})")
     else:
         print("beat-locked error: no beat flashes matched")
-    print(f"CPU (% of one core): analysis+show+outputs process {r['cpu_worker']:5.1f}, audio process "
+    worker = "analysis+show+senders" if args.in_process_senders else "analysis+show (senders not counted)"
+    print(f"CPU (% of one core): {worker} process {r['cpu_worker']:5.1f}, audio process "
           f"{r['cpu_audio']:5.1f}, pipeline total {r['cpu_worker'] + r['cpu_audio']:5.1f}; main process "
           f"{r['cpu_main']:5.1f} (mostly this benchmark's click monitor); analysis {r['analysis_load']:.3f} s per audio s")
     print(f"audio: xruns {r['xruns']} (clock refits {r['clock_refits']}), lost frames {r['lost']}; "
