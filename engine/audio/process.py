@@ -60,10 +60,22 @@ def _child(spec: InputSpec, messages: Any, stop: Any) -> None:
     PortAudio after a loss (see the module docstring): it leaves with ``os._exit``."""
     os.environ.update(spec.env)
     ring = RingBuffer.attach(spec.layout, spec.ring_name)
+    converter = None
     try:
         from engine.audio.stream import AudioInput
 
-        src = AudioInput(spec.device, spec.sample_rate, spec.block_size, spec.channels, ring=ring)
+        try:
+            src = AudioInput(spec.device, spec.sample_rate, spec.block_size, spec.channels, ring=ring)
+        except AudioDeviceError as first:
+            converter = _converter(spec, ring)
+            if converter is None:
+                raise
+            try:
+                src = AudioInput(spec.device, converter.in_rate, spec.block_size, spec.channels,
+                                 ring=converter.ring, resampled=True)
+            except AudioDeviceError:
+                raise first from None  # the reason at the stream's rate is the one to tell
+            converter.start()
         src.start()
     except AudioDeviceError as exc:
         _say(messages, "error", str(exc), exc.hint or "")
@@ -74,7 +86,10 @@ def _child(spec: InputSpec, messages: Any, stop: Any) -> None:
     except Exception as exc:  # PortAudio errors from a half-present device
         _say(messages, "error", f"cannot open audio input: {type(exc).__name__}: {exc}", "")
         _leave(messages, EXIT_ERROR)
-    _say(messages, "ready", f"{src.device.name} [{src.device.hostapi}]", str(src.stream_latency))
+    name = f"{src.device.name} [{src.device.hostapi}]"
+    if converter is not None:
+        name += f" (resampled {converter.in_rate} → {converter.out_rate} Hz)"
+    _say(messages, "ready", name, str(src.stream_latency))
     period = max(spec.block_size, 64) / spec.sample_rate
     last_blocks, last_change = ring.counters()["blocks"], time.monotonic()
     while not stop.wait(0.05):
@@ -82,14 +97,32 @@ def _child(spec: InputSpec, messages: Any, stop: Any) -> None:
         now = time.monotonic()
         if blocks != last_blocks:
             last_blocks, last_change = blocks, now
-        elif not src.active or now - last_change > max(0.5, 20 * period):
+        elif not src.active or now - last_change > max(0.5, 20 * period) or (converter and not converter.alive):
             _say(messages, "lost", f"audio input {src.device.name} stopped delivering audio", "")
             _leave(messages, EXIT_LOST)  # no PortAudio teardown: it may abort inside libjack
     try:
         src.stop()
+        if converter is not None:
+            converter.stop()
     finally:
         ring.close()
     _leave(messages, EXIT_STOPPED)
+
+
+def _converter(spec: InputSpec, ring: RingBuffer) -> Any:
+    """A :class:`RateConverter` when the device cannot run at the stream's rate but can at its
+    own default rate (then the capture runs at that rate and is resampled); else None."""
+    from engine.audio.devices import find_input_device
+    from engine.audio.resample import DEVICE_RATES, RateConverter
+
+    try:
+        device = find_input_device(spec.device)
+    except AudioError:
+        return None
+    rate = int(round(device.default_samplerate))
+    if rate == spec.sample_rate or rate not in DEVICE_RATES:
+        return None
+    return RateConverter(ring, rate, spec.sample_rate, spec.block_size)
 
 
 class AudioProcess(AudioSource):

@@ -24,6 +24,8 @@ class AudioInput(AudioSource):
     ``block_size``: frames per callback (64 or more; 0 lets the host API choose).
     ``ring``: write into this (mono) ring instead of a new one — e.g. a shared ring created by
     the process that supervises this input (:mod:`engine.audio.process`).
+    ``resampled``: the ring is resampled to the stream's rate by its reader
+    (:mod:`engine.audio.resample`), so the device may run at any of its ``DEVICE_RATES``.
 
     The callback mixes the selected channels to mono into a preallocated buffer, so the ring
     always holds one channel whatever the device has.
@@ -39,8 +41,11 @@ class AudioInput(AudioSource):
         latency: str | float = "low",
         shared: bool = False,
         ring: RingBuffer | None = None,
+        resampled: bool = False,
     ) -> None:
-        if sample_rate not in SUPPORTED_RATES:
+        from engine.audio.resample import DEVICE_RATES
+
+        if sample_rate not in (DEVICE_RATES if resampled else SUPPORTED_RATES):
             raise AudioError(f"sample rate {sample_rate} Hz not supported; use 44100 or 48000")
         if block_size and block_size < MIN_BLOCK:
             raise AudioError(f"block size {block_size} too small; the minimum is {MIN_BLOCK} frames")

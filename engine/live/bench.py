@@ -146,18 +146,20 @@ def _pct(x: np.ndarray) -> str:
 
 
 def measure(seconds: float = 30.0, block: int = 128, flash: bool = True, latency_ms: float = 0.0,
-            output_process: bool = True) -> dict:
+            output_process: bool = True, device_rate: int = SR) -> dict:
     """Run the click track through JACK → engine → sACN once; return the raw measurements.
 
     ``output_process``: the sACN sender in its own process (the engine's default; an onset's
-    kick crosses a pipe to it) or a thread of the worker (``--in-process-senders``)."""
+    kick crosses a pipe to it) or a thread of the worker (``--in-process-senders``).
+    ``device_rate``: the JACK server's rate; other than 48000 the input is resampled to the
+    stream's 48 kHz (engine/audio/resample.py; the click track then plays at that rate)."""
     from engine.audio.clock import SampleClock
     from engine.audio.jackserver import JackDummyServer
     from engine.audio.process import AudioProcess
     from engine.live.engine import LiveEngine
 
     signal, click_frames = click_track(seconds)
-    server = JackDummyServer(rate=SR, period=block)
+    server = JackDummyServer(rate=device_rate, period=block)
     old_env = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "JACK_NO_START_SERVER")}
     os.environ.update(JACK_DEFAULT_SERVER=server.name, JACK_NO_START_SERVER="1")
     tmp = Path(tempfile.mkdtemp(prefix="beamsync-latency-"))
@@ -251,13 +253,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--block", type=int, default=128, help="frames per audio callback (default 128)")
     p.add_argument("--no-flash", action="store_true", help="turn off the low-latency flash (onset frames wait for the cadence)")
     p.add_argument("--latency-ms", type=float, default=0.0, help="output latency offset of the show's sACN output")
+    p.add_argument("--device-rate", type=int, default=SR,
+                   help="the JACK server's rate (default 48000); another rate runs the input resampled to 48 kHz")
     p.add_argument("--in-process-senders", action="store_true",
                    help="run the sACN sender as a thread of the worker instead of its own process (the default)")
     args = p.parse_args(argv)
-    r = measure(args.seconds, args.block, not args.no_flash, args.latency_ms, not args.in_process_senders)
+    r = measure(args.seconds, args.block, not args.no_flash, args.latency_ms, not args.in_process_senders,
+                args.device_rate)
     lat_a, err_a = r["onset_ms"], r["beat_ms"]
-    print(f"# beamsync bench latency: JACK dummy {SR} Hz / {args.block} frames, {'SCHED_FIFO' if r['realtime'] else 'no-rt'}, "
-          f"{args.seconds:g} s click track (120 BPM), 16 sACN universes on loopback, "
+    resampled = f" (input resampled to {SR} Hz)" if args.device_rate != SR else ""
+    print(f"# beamsync bench latency: JACK dummy {args.device_rate} Hz{resampled} / {args.block} frames, {'SCHED_FIFO' if r['realtime'] else 'no-rt'}, "
+          f"{args.seconds * SR / args.device_rate:.3g} s click track ({120 * args.device_rate / SR:.4g} BPM), 16 sACN universes on loopback, "
           f"low-latency flash {'off' if args.no_flash else 'on'}, sACN sender "
           f"{'in the worker' if args.in_process_senders else 'in its own process'}, load average {os.getloadavg()[0]:.2f}")
     print(f"clicks played {r['clicks_played']}, found on the sample clock {r['clicks_found']}; packets on universe 1: "

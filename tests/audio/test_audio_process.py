@@ -78,7 +78,25 @@ def test_missing_device_fails_start_with_the_device_list(own_jack):
     assert "system" in (info.value.hint or "")
 
 
-def test_unsupported_rate_names_the_device_and_its_rate(own_jack):
-    src = AudioProcess(None, 44100, 128)  # the JACK server runs at 48 kHz
-    with pytest.raises(AudioError, match=r"cannot record .* at 44100 Hz.*default rate is 48000 Hz"):
+def test_a_device_at_another_rate_starts_resampled_to_the_streams_rate(own_jack, wait_until):
+    src = AudioProcess(None, 44100, 128, [0])  # the JACK server runs at 48 kHz
+    src.start()
+    try:
+        assert src.device_name.endswith("(resampled 48000 → 44100 Hz)"), src.device_name
+        assert wait_until(lambda: src.ring.write_position > 22050, 10)
+        p0, t0 = src.ring.write_position, time.monotonic()
+        time.sleep(2.0)
+        rate = (src.ring.write_position - p0) / (time.monotonic() - t0)
+        assert abs(rate - 44100) < 0.03 * 44100, rate
+    finally:
+        src.stop()
+        src.ring.close(unlink=True)
+
+
+def test_a_rate_the_converter_does_not_take_names_the_device_and_its_rate(own_jack):
+    name = own_jack["server"].name
+    own_jack["server"].stop()
+    own_jack["server"] = JackDummyServer(rate=22050, name=name)
+    src = AudioProcess(None, 44100, 128)
+    with pytest.raises(AudioError, match=r"cannot record .* at 44100 Hz.*default rate is 22050 Hz"):
         src.start()
