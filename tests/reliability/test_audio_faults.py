@@ -21,11 +21,16 @@ from engine.audio.jackserver import JackDummyServer
 from engine.audio.process import AudioProcess
 
 
-def _drain(src: AudioProcess, seconds: float) -> tuple[np.ndarray, int]:
-    """Read the source for ``seconds``; the samples, contiguous, and the first one's frame."""
-    chunks, first = [], None
+def _drain(src: AudioProcess, seconds: float, player: subprocess.Popen | None = None) -> tuple[np.ndarray, int]:
+    """Read the source for ``seconds`` (or until ``player`` has ended + 0.5 s); the samples,
+    contiguous, and the first one's frame."""
+    chunks, first, ended = [], None, None
     end = time.monotonic() + seconds
     while time.monotonic() < end:
+        if player is not None and ended is None and player.poll() is not None:
+            ended = time.monotonic()
+        if ended is not None and time.monotonic() - ended > 0.5:
+            break
         block = src.read()
         if block is None:
             time.sleep(0.005)
@@ -59,7 +64,7 @@ def test_device_returning_at_another_rate_is_resampled_keeps_pitch_and_time(own_
         player = subprocess.Popen([sys.executable, "-m", "engine.audio.jackplayer", str(tmp_path / "tone.npy"),
                                    "PortAudio:in_.*", "0.2"], env=own_jack["server"].env(),
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        got, first = _drain(src, 3.5)
+        got, first = _drain(src, 20.0, player)
         p1, t1 = src.ring.write_position, time.monotonic()
         out, err = player.communicate(timeout=20)
         assert player.returncode == 0, err
