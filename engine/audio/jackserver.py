@@ -15,9 +15,12 @@ active"). Reusing pool names reclaims those slots; a name a live server holds is
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import time
+from collections import Counter
+from pathlib import Path
 
 from engine.audio.errors import AudioError
 
@@ -29,11 +32,14 @@ NAME_POOL = tuple(f"beamsync-dummy-{i}" for i in range(6))
 class JackDummyServer:
     """A running ``jackd -d dummy`` (SCHED_FIFO when permitted, else ``--no-realtime``)."""
 
-    def __init__(self, rate: int = 48000, period: int = 128, name: str | None = None) -> None:
+    def __init__(self, rate: int = 48000, period: int = 128, name: str | None = None,
+                 log: str | Path | None = None) -> None:
+        """``log``: a file for jackd's messages (see :meth:`late_clients`); none by default."""
         if not shutil.which("jackd"):
             raise AudioError("jackd not installed (Debian package jackd2)")
         self.rate = rate
         self.period = period
+        self.log = Path(log) if log is not None else None
         self.proc: subprocess.Popen | None = None
         for candidate in ([name] if name else NAME_POOL):
             self.name = candidate
@@ -55,7 +61,11 @@ class JackDummyServer:
         if self._answers():  # a live server (another run) has this name: try the next one
             return None
         cmd = ["jackd", "-n", self.name, *mode, "-d", "dummy", "-r", str(self.rate), "-p", str(self.period)]
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if self.log is not None:
+            with open(self.log, "wb") as out:  # jackd keeps its own copy of the descriptor
+                proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+        else:
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10.0
         while time.monotonic() < deadline:
             if proc.poll() is not None:
@@ -76,6 +86,19 @@ class JackDummyServer:
         """True when a JACK server of this name is up and has its dummy ports."""
         r = subprocess.run(["jack_lsp", "-s", self.name], capture_output=True, text=True, env=self.env())
         return r.returncode == 0 and "system:capture_1" in r.stdout
+
+    def late_clients(self) -> Counter[str]:
+        """How many cycles each client did not finish in time, from jackd's log (needs ``log``).
+
+        jackd names the client it was waiting for when a cycle missed its deadline
+        (``JackEngine::XRun: client = NAME was not finished``), which tells the engine's own
+        input (``PortAudio``) from a test's player; xruns that no such line names were the
+        server's own (its driver thread woke late).
+        """
+        if self.log is None or not self.log.exists():
+            return Counter()
+        text = self.log.read_text(errors="replace")
+        return Counter(re.findall(r"JackEngine::XRun: client = (.+?) was not finished", text))
 
     @property
     def running(self) -> bool:

@@ -194,6 +194,9 @@ class SoakResult:
     realtime: bool | None = None
     warmup_s: float = 0.0
     failed: str | None = None
+    #: Cycles jackd named a client for (``JackEngine::XRun: client = NAME was not finished``):
+    #: ``PortAudio`` is the engine's input, ``beamsync-loop`` the soak's music player.
+    late_clients: dict[str, int] = field(default_factory=dict)
 
     def series(self, proc: str, key: str, after: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         rows = [(s.t, s.procs[proc][key]) for s in self.samples if proc in s.procs and s.t >= after]
@@ -233,6 +236,7 @@ class SoakResult:
         dt = max(1e-9, last.t - first.t)
         out["show_fps"] = (last.show_frames - first.show_frames) / dt
         out["universes_sacn"], out["universes_artnet"] = self.universes_sacn, self.universes_artnet
+        out["late_clients"] = dict(self.late_clients)
         return out
 
 
@@ -277,7 +281,7 @@ def run_soak(minutes: float = 60.0, *, source: str = "jack", block: int = 256, s
             from engine.audio.process import AudioProcess
 
             try:
-                server = JackDummyServer(rate=SR, period=block)
+                server = JackDummyServer(rate=SR, period=block, log=tmp / "jackd.log")
             except AudioError as exc:
                 raise SoakError(f"no JACK dummy server ({exc}); use --source file") from None
             result.realtime = server.realtime
@@ -346,6 +350,7 @@ def run_soak(minutes: float = 60.0, *, source: str = "jack", block: int = 256, s
                 os.environ[k] = v
         if server is not None:
             server.stop()
+            result.late_clients = dict(server.late_clients())
         shutil.rmtree(tmp, ignore_errors=True)
         logging.getLogger("beamsync").removeHandler(warnings)
     result.universes_sacn = len(rx_sacn.universes)
@@ -451,6 +456,13 @@ def report(result: SoakResult) -> str:
         f"{s['lost_frames']}, skipped by degradation {s['skipped_frames']}, input losses (restarted) "
         f"{s['input_losses']}; analysis {s['analysis_load_mean']:.3f} s per "
         f"audio s, degraded {s['degraded']}, analyser crashes {s['analyser_crashes']}",
+    ]
+    if c["source"] == "jack":
+        named = sum(result.late_clients.values())
+        who = ", ".join(f"{k} {v}" for k, v in sorted(result.late_clients.items())) or "none"
+        lines.append(f"  late JACK clients named by jackd: {who}; xruns no client was named for (the server's own, approximately): "
+                     f"{max(0, s['jack_xruns'] - named)}")
+    lines += [
         f"show: {s['show_frames']} frames ({s['show_fps']:.1f}/s incl. onset/beat frames), late {s['show_late']}",
         f"outputs: {s['output_frames']} sender ticks, cadence slots missed {s['output_missed']} (goal 0), send errors "
         f"{s['output_errors']}, jitter p99 (worst sample) {s['output_jitter_p99_ms_max']:.2f} ms; received "
