@@ -5,6 +5,7 @@ connects, plays silence for LEAD_IN seconds, then the signal, then prints a JSON
 xruns JACK reported while playing and exits.
 """
 
+import gc
 import json
 import sys
 import threading
@@ -50,6 +51,7 @@ def main(argv: list[str]) -> int:
         if p + frames >= len(signal):
             done.set()
 
+    gc.freeze()  # a full collection inside the process callback would overrun the cycle (see engine/audio/process.py)
     with client:
         deadline = time.monotonic() + 10
         while not (ports := client.get_ports(target, is_input=True)):

@@ -11,6 +11,7 @@ thread that must not share a GIL with the bench's bookkeeping.
 
 from __future__ import annotations
 
+import gc
 import json
 import signal
 import sys
@@ -54,6 +55,7 @@ def main(argv: list[str]) -> int:
 
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    gc.freeze()  # a full collection inside the process callback would overrun the cycle (see engine/audio/process.py)
     with client:
         deadline = time.monotonic() + 20
         while not (ports := client.get_ports(target, is_input=True)):
