@@ -27,6 +27,7 @@ from engine.audio.devices import AudioDeviceError
 from engine.audio.errors import AudioError
 from engine.audio.ring import RingBuffer, RingLayout
 from engine.audio.source import AudioSource, SourceStats
+from engine.audio.stream import SUPPORTED_RATES
 
 log = logging.getLogger("beamsync.audio")
 
@@ -144,7 +145,7 @@ class AudioProcess(AudioSource):
 
     def __init__(self, device: str | int | None = None, sample_rate: int = 48000, block_size: int = 128,
                  channels: list[int] | None = None, capacity_seconds: float = 4.0, *, max_backoff: float = 5.0) -> None:
-        if sample_rate not in (44100, 48000):
+        if sample_rate not in SUPPORTED_RATES:
             raise AudioError(f"sample rate {sample_rate} Hz not supported; use 44100 or 48000")
         super().__init__(sample_rate, 1, None, capacity_seconds, shared=True)
         self.spec = InputSpec(device, sample_rate, block_size, channels, self.ring.layout, self.ring.shm_name or "",

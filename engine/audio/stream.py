@@ -8,6 +8,7 @@ import numpy as np
 
 from engine.audio.devices import AudioDeviceError, InputDevice, _sd, check_input_settings, find_input_device
 from engine.audio.errors import AudioError
+from engine.audio.resample import DEVICE_RATES
 from engine.audio.ring import FLAG_INPUT_OVERFLOW, FLAG_INPUT_UNDERFLOW, RingBuffer
 from engine.audio.source import AudioSource
 
@@ -43,8 +44,6 @@ class AudioInput(AudioSource):
         ring: RingBuffer | None = None,
         resampled: bool = False,
     ) -> None:
-        from engine.audio.resample import DEVICE_RATES
-
         if sample_rate not in (DEVICE_RATES if resampled else SUPPORTED_RATES):
             raise AudioError(f"sample rate {sample_rate} Hz not supported; use 44100 or 48000")
         if block_size and block_size < MIN_BLOCK:
