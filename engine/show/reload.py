@@ -121,27 +121,33 @@ class ShowWatcher:
 
     def changed(self) -> bool:
         """Whether any watched file differs from the last look (status, or content while racy)."""
+        return self._look()[0]
+
+    def _look(self) -> tuple[bool, dict[Path, _Stamp]]:
+        """Stamp every watched file now; whether any differs from the last look, and the stamps.
+
+        When nothing differs the new stamps replace the old ones: same status and content, with
+        a digest only while a file is still racy, so an old file stops being hashed each poll.
+        """
         changed = False
+        fresh: dict[Path, _Stamp] = {}
         for f, seen in self._stamps.items():
-            now = _stamp(f)
+            now = fresh[f] = _stamp(f)
             if now.status != seen.status:
                 changed = True
-            elif seen.digest is not None:
-                if (now.digest or _digest(f)) != seen.digest:
-                    changed = True  # rewritten within the clock tick of the last look
-                elif now.digest is None:
-                    # Same content and now old enough that any write changes its status: stop
-                    # hashing it on every poll.
-                    self._stamps[f] = now
-        return changed
+            elif seen.digest is not None and (now.digest or _digest(f)) != seen.digest:
+                changed = True  # rewritten within the clock tick of the last look
+        if not changed:
+            self._stamps = fresh
+        return changed, fresh
 
     def poll(self) -> bool | None:
         """Check once. Returns None when nothing changed, True when a new show was handed to
         ``on_show``, False when the changed show was broken (see :attr:`status`)."""
-        if not self.changed():
+        # The stamps are taken before reading, so a save during the load triggers another reload.
+        changed, stamps = self._look()
+        if not changed:
             return None
-        # Take the stamps before reading, so a save during the load triggers another reload.
-        stamps = {f: _stamp(f) for f in self._files}
         result = check_show(self.path, available_features=self._features, profile_dirs=self._profile_dirs)
         if result.show is None:
             self._stamps = stamps
